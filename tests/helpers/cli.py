@@ -1,0 +1,114 @@
+"""Drive the real CLI (and through it a real usersnapd) from tests, and always clean up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from usersnap.dirs import Dirs
+
+
+@dataclass
+class Usersnap:
+    """A usersnap root under test; ``run()`` invokes the CLI as a user would."""
+
+    dirs: Dirs
+
+    def run(self, *args: str, check: bool = True, timeout: float = 60,
+            env: dict[str, str] | None = None, input: str | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "usersnap", *args], capture_output=True, text=True,
+            timeout=timeout, env={**os.environ, **(env or {})}, input=input, check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"usersnap {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+    def daemon_pid(self) -> int | None:
+        try:
+            text = self.dirs.lock_file.read_text().strip()
+        except OSError:
+            return None
+        if not text.isdigit():
+            return None
+        pid = int(text)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid if _is_daemon(pid) else None
+
+    def stop_daemon(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        pid = self.daemon_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.daemon_pid() == pid:
+            time.sleep(0.05)
+        if self.daemon_pid() == pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def wait_daemon_gone(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.daemon_pid() is None:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def state_bytes(self) -> bytes:
+        try:
+            return self.dirs.state_file.read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def tree(self) -> list[str]:
+        """Every path under the root except logs and locks: to compare before/after."""
+        out = []
+        for path in sorted(self.dirs.root.rglob("*")):
+            rel = path.relative_to(self.dirs.root)
+            if rel.parts[0] in ("log",) or rel.name.endswith(".lock"):
+                continue
+            out.append(str(rel))
+        return out
+
+
+def _is_daemon(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"usersnap.daemon" in cmdline
+
+
+def unmount(path: Path) -> None:
+    subprocess.run(["fusermount3", "-u", "-z", str(path)], capture_output=True, check=False,
+                   timeout=30)
+
+
+@contextlib.contextmanager
+def usersnap_session() -> Iterator[Usersnap]:
+    """A fresh root (the autouse fixture already isolated the environment)."""
+    us = Usersnap(Dirs.from_env())
+    try:
+        yield us
+    finally:
+        us.stop_daemon()
+        unmount(us.dirs.mount)
+
+
+def run_lines(proc: subprocess.CompletedProcess[str]) -> Sequence[str]:
+    return proc.stdout.splitlines()

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import trio
+
+from usersnap.daemon.changes import ChangeManager, TaskContext
+from usersnap.errors import ChangeConflictError, UsersnapError
+
+
+async def wait_ready(manager: ChangeManager, change_id: str) -> None:
+    with trio.fail_after(10):
+        while not manager.get(change_id).ready:
+            await trio.sleep(0.01)
+
+
+async def test_failed_change_undoes_done_tasks_in_reverse() -> None:
+    trail: list[str] = []
+
+    def step(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
+        def do(ctx: TaskContext) -> None:
+            ctx.log(f"doing {name}")
+            if fail:
+                raise UsersnapError(f"{name} broke")
+            trail.append(f"do {name}")
+
+        def undo(ctx: TaskContext) -> None:
+            trail.append(f"undo {name}")
+
+        return do, undo
+
+    counter = itertools.count(1)
+    async with trio.open_nursery() as nursery:
+        m = ChangeManager(nursery, lambda: next(counter))
+        tasks = [m.new_task("a", "Do a", *step("a")), m.new_task("b", "Do b", *step("b")),
+                 m.new_task("c", "Do c", *step("c", fail=True)),
+                 m.new_task("d", "Do d", *step("d"))]
+        change = m.start("install-snap", "Install", ("snap",), tasks)
+        await wait_ready(m, change.id)
+    assert trail == ["do a", "do b", "undo b", "undo a"]
+    data = change.to_json()
+    assert data["status"] == "Error" and data["ready"] is True
+    assert data["err"] == "cannot perform the following tasks:\n- Do c (c broke)"
+    assert [t["status"] for t in data["tasks"]] == ["Undone", "Undone", "Error", "Hold"]  # type: ignore[index]
+
+
+async def test_one_change_per_snap_at_a_time() -> None:
+    release = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def block(ctx: TaskContext) -> None:
+        trio.from_thread.run(release.wait, trio_token=token)
+
+    async with trio.open_nursery() as nursery:
+        m = ChangeManager(nursery, itertools.count(1).__next__)
+        first = m.start("remove-snap", "Remove", ("a",), [m.new_task("x", "X", block)])
+        with pytest.raises(ChangeConflictError, match='snap "a" has "remove-snap" change in progress'):
+            m.start("install-snap", "Install", ("a",), [m.new_task("y", "Y", block)])
+        assert m.busy()
+        release.set()
+        await wait_ready(m, first.id)
+        assert first.status == "Done" and not m.busy()

@@ -1,0 +1,53 @@
+"""Host facts gathered from real (temporary) trees."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from usersnap.sandbox.facts import _debian_like, gather_host_facts, list_entries
+from usersnap.sandbox.plan import Entry
+
+
+def test_list_entries(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "tree"
+    (tmp_path / "usr").mkdir(parents=True)
+    (tmp_path / "bin").symlink_to("usr/bin")
+    (tmp_path / "file").write_text("x")
+    os.mkfifo(tmp_path / "fifo")
+    assert list_entries(tmp_path) == (
+        Entry("bin", "symlink", "usr/bin"), Entry("file", "file"), Entry("usr", "dir"),
+    )
+    assert list_entries(tmp_path / "missing") == ()
+
+
+def test_gather_for_a_base_tree(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "base"
+    (tmp_path / "usr").mkdir(parents=True)
+    (tmp_path / "var" / "lib").mkdir(parents=True)
+    (tmp_path / "var" / "run").symlink_to("/run")
+    (tmp_path / "etc" / "ssl").mkdir(parents=True)
+    (tmp_path / "etc" / "nsswitch.conf").write_text("hosts: files\n")
+    (tmp_path / "etc" / "alternatives").symlink_to("elsewhere")  # neither file nor dir
+    facts = gather_host_facts(tmp_path)
+    assert facts.gid == os.getgid()
+    assert Entry("usr", "dir") in facts.root_entries
+    assert facts.var_entries == (Entry("lib", "dir"), Entry("run", "symlink", "/run"))
+    assert dict(facts.base_etc) == {"/etc/ssl": "dir", "/etc/nsswitch.conf": "file"}
+
+
+def test_gather_for_the_host() -> None:
+    facts = gather_host_facts(None)
+    assert dict(facts.base_etc) == {}
+    assert any(e.name == "usr" for e in facts.root_entries)
+
+
+def test_debian_like(tmp_path: Path) -> None:
+    release = tmp_path / "os-release"
+    release.write_text('NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\n')
+    assert _debian_like(str(release))
+    release.write_text('ID="debian"\n')
+    assert _debian_like(str(release))
+    release.write_text("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n")  # snap-confine's exact match
+    assert not _debian_like(str(release))
+    assert not _debian_like(str(tmp_path / "missing"))

@@ -1,0 +1,28 @@
+"""``usersnap revert NAME [--revision R]``: make an earlier kept revision current."""
+
+from __future__ import annotations
+
+import argparse
+
+from usersnap.cli.session import daemon, start, wait
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("snap", metavar="NAME")
+    parser.add_argument("--revision", help="revert to the given revision")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="do not wait for the operation to finish but just print the change id")
+
+
+def execute(args: argparse.Namespace) -> int:
+    client = daemon()
+    body: dict[str, object] = {"action": "revert"}
+    if args.revision:
+        body["revision"] = args.revision
+    change_id = start(client, f"/v2/snaps/{args.snap}", body)
+    if wait(client, change_id, no_wait=args.no_wait) is None:
+        return 0
+    snap = client.get(f"/v2/snaps/{args.snap}")
+    assert isinstance(snap, dict)
+    print(f"{args.snap} reverted to {snap['version']}")
+    return 0

@@ -1,0 +1,83 @@
+"""``usersnap``: the command line, modelled verb for verb on ``snap``.
+
+Each command lives in ``usersnap.cli.commands.<name>`` and is imported only when used,
+so ``usersnap run`` pays for nothing but the launch path.  Every
+:class:`~usersnap.errors.UsersnapError` is printed as one ``error: …`` line with exit
+status 1, as snap does; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast
+
+from usersnap.errors import UsersnapError
+
+#: command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "install": ("install", "Install snaps from local files"),
+    "remove": ("remove", "Remove snaps from the system"),
+    "list": ("list", "List installed snaps"),
+    "info": ("info", "Show detailed information about snaps"),
+    "revert": ("revert", "Revert the given snap to the previous state"),
+    "run": ("run", "Run the given snap command"),
+    "pack": ("pack", "Pack the given directory as a snap"),
+    "version": ("version", "Show version details"),
+    "changes": ("changes", "List system changes"),
+    "tasks": ("tasks", "List a change's tasks"),
+    "watch": ("tasks", "Watch a change in progress"),
+    "debug": ("debug", "Run debug commands"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="usersnap",
+        description="usersnap runs snaps without root: it installs .snap files into your "
+                    "home and runs their apps under bubblewrap.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _command_module(module).add_arguments(p, name)
+    return parser
+
+
+class Command(Protocol):
+    """What every module in ``usersnap.cli.commands`` provides."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser, name: str) -> None: ...
+    def execute(self, args: argparse.Namespace) -> int: ...
+
+
+def _command_module(module: str) -> Command:
+    return cast(Command, importlib.import_module(f"usersnap.cli.commands.{module}"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `usersnap run` is parsed by hand: building every sub-parser imports every command.
+    if argv and argv[0] == "run":
+        from usersnap.cli.commands import run
+
+        return _guard(lambda: run.main(argv[1:]))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = _command_module(COMMANDS[args.command][0])
+    return _guard(lambda: module.execute(args))
+
+
+def _guard(fn: Callable[[], int]) -> int:
+    try:
+        return fn()
+    except UsersnapError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141

@@ -1,0 +1,326 @@
+"""The CLI's side of the wire: a synchronous client for usersnapd's snapd-style REST API.
+
+Stdlib only, and in particular no trio: the CLI must start fast, and most commands are
+one or two round trips on one kept-alive connection.  Error envelopes come back as the
+same :class:`~usersnap.errors.UsersnapError` subclasses the daemon raised (by ``kind``),
+so a message prints the same whichever side produced it.  :func:`connect` also starts
+the daemon when nothing answers, serialised by a lock so racing CLIs get one daemon.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import http.client
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, urlencode
+
+from usersnap.dirs import Dirs
+from usersnap.errors import ERROR_KINDS, DaemonError, UsersnapError
+
+#: How long :func:`connect` waits for a daemon it started to answer.
+START_TIMEOUT = 10.0
+_START_POLL = 0.02
+_UPLOAD_CHUNK = 256 * 1024
+
+Query = Mapping[str, str | Sequence[str]]
+_Body = bytes | Iterable[bytes] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A ``sync`` answer's ``result``, or the ``change`` id of an ``async`` one."""
+
+    result: object
+    change: str | None = None
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(os.fspath(self._path))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class Client:
+    """One kept-alive connection to usersnapd; not thread-safe."""
+
+    def __init__(self, socket_path: Path, *, timeout: float | None = 120.0) -> None:
+        self.socket_path = socket_path
+        self._conn = _UnixConnection(socket_path, timeout)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self, method: str, path: str, *, query: Query | None = None, body: object = None
+    ) -> Result:
+        """Send ``body`` (if not None) as JSON and decode the envelope."""
+        target = f"{path}?{urlencode(query, doseq=True)}" if query else path
+        headers: dict[str, str] = {}
+        payload: bytes | None = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        return self._call(method, target, lambda: payload, headers)
+
+    def get(self, path: str, query: Query | None = None) -> object:
+        result = self.request("GET", path, query=query)
+        if result.change is not None:
+            raise DaemonError(f"usersnapd sent an async response to GET {path}")
+        return result.result
+
+    def post(self, path: str, body: object) -> Result:
+        return self.request("POST", path, body=body)
+
+    def upload_snap(self, path: Path, fields: Mapping[str, str]) -> str:
+        """Sideload ``path`` the way ``snap install FILE`` does: the text ``fields`` in
+        order, then the file, as chunked ``multipart/form-data`` read from disk as it is
+        sent.  Returns the change id."""
+        try:
+            snap = path.open("rb")
+        except OSError as err:
+            raise UsersnapError(f"cannot open {path}: {err.strerror}") from err
+        boundary = secrets.token_hex(30)
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        with snap:
+            result = self._call(
+                "POST", "/v2/snaps", lambda: _multipart(boundary, fields, path.name, snap), headers
+            )
+        if result.change is None:
+            raise DaemonError("usersnapd sent a sync response to a snap upload")
+        return result.change
+
+    def wait_change(
+        self,
+        change_id: str,
+        *,
+        on_progress: Callable[[dict[str, object]], None] | None = None,
+        poll: float = 0.1,
+    ) -> dict[str, object]:
+        """Poll the change until it is ready; one that did not end ``Done`` raises its ``err``."""
+        while True:
+            change = self.get(f"/v2/changes/{quote(change_id, safe='')}")
+            if not isinstance(change, dict):
+                raise DaemonError(f"usersnapd sent a malformed change {change_id}")
+            if on_progress is not None:
+                on_progress(change)
+            if change.get("ready") is True:
+                status = change.get("status")
+                if status == "Done":
+                    return change
+                err = change.get("err")
+                if isinstance(err, str) and err:
+                    raise UsersnapError(err)
+                raise UsersnapError(f"change finished in status {status!r} with no error message")
+            time.sleep(poll)
+
+    def _call(
+        self, method: str, target: str, body: Callable[[], _Body], headers: dict[str, str]
+    ) -> Result:
+        """One exchange; retried once when a kept-alive connection turns out to be closed
+        (the daemon drops idle ones), since then the request was never read."""
+        reused = self._conn.sock is not None
+        while True:
+            try:
+                self._conn.request(method, target, body=body(), headers=headers)
+                response = self._conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
+                self._conn.close()
+                if reused:
+                    reused = False
+                    continue
+                raise self._unreachable(err) from err
+            except (OSError, http.client.HTTPException) as err:
+                self._conn.close()
+                raise self._unreachable(err) from err
+            return _decode(response.status, data)
+
+    def _unreachable(self, err: Exception) -> DaemonError:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        reason = reason or type(err).__name__
+        return DaemonError(f"cannot communicate with usersnapd at {self.socket_path}: {reason}")
+
+
+def _multipart(
+    boundary: str, fields: Mapping[str, str], filename: str, snap: BinaryIO
+) -> Iterator[bytes]:
+    def part(name: str, extra: str = "") -> bytes:
+        return (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"{extra}\r\n'
+            + ("Content-Type: application/octet-stream\r\n" if extra else "")
+            + "\r\n"
+        ).encode()
+
+    for name, value in fields.items():
+        yield part(name) + value.encode() + b"\r\n"
+    yield part("snap", f'; filename="{_quote(filename)}"')
+    snap.seek(0)
+    while chunk := snap.read(_UPLOAD_CHUNK):
+        yield chunk
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+def _quote(text: str) -> str:
+    """Go's mime/multipart escapeQuotes."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _decode(status: int, data: bytes) -> Result:
+    try:
+        envelope = json.loads(data)
+    except ValueError:
+        snippet = data[:60].decode("utf-8", "replace")
+        raise DaemonError(
+            f"cannot decode usersnapd's answer (HTTP {status}): {snippet!r}"
+        ) from None
+    if not isinstance(envelope, dict):
+        raise DaemonError(f"usersnapd sent a malformed answer (HTTP {status})")
+    kind = envelope.get("type")
+    if kind == "sync":
+        return Result(envelope.get("result"))
+    if kind == "async":
+        change = envelope.get("change")
+        if status != 202 or not isinstance(change, str) or not change:
+            raise DaemonError(f"usersnapd sent a malformed async answer (HTTP {status})")
+        return Result(None, change)
+    if kind == "error":
+        raise _error(status, envelope.get("result"))
+    raise DaemonError(f"usersnapd sent an answer of unknown type {kind!r} (HTTP {status})")
+
+
+def _error(status: int, result: object) -> UsersnapError:
+    if not isinstance(result, dict):
+        return DaemonError(f"usersnapd sent a malformed error (HTTP {status})")
+    message = result.get("message")
+    if not isinstance(message, str) or not message:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = str(status)
+        message = f'server error: "{reason}"'
+    kind = result.get("kind")
+    cls = ERROR_KINDS.get(kind, UsersnapError) if isinstance(kind, str) else UsersnapError
+    return cls(message, value=result.get("value"))
+
+
+def _answers(path: Path) -> bool:
+    """Whether something listens on ``path``; only "nothing there" answers False."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(1.0)
+        sock.connect(os.fspath(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False
+    except TimeoutError:
+        return True  # alive, just slow to accept
+    except OSError as err:
+        raise DaemonError(
+            f"cannot communicate with usersnapd at {path}: {err.strerror or err}"
+        ) from err
+    finally:
+        sock.close()
+    return True
+
+
+def _lock(fd: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise DaemonError("another usersnap is still starting usersnapd") from None
+            time.sleep(_START_POLL)
+
+
+def _last_line(log: Path, offset: int) -> str:
+    try:
+        with log.open("rb") as f:
+            f.seek(offset)
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.strip():
+            return line.strip()[:500]
+    return ""
+
+
+def _start(dirs: Dirs, argv: Sequence[str], timeout: float) -> None:
+    with dirs.daemon_log.open("ab") as log:
+        offset = log.tell()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd="/"
+        )
+    deadline = time.monotonic() + timeout
+    with Client(dirs.socket, timeout=timeout) as probe:
+        while True:
+            try:
+                probe.get("/v2/system-info")
+                return
+            except DaemonError:
+                pass
+            except UsersnapError:
+                return  # it answered with an error envelope: it is up
+            status = proc.poll()
+            if status is not None:
+                why = _last_line(dirs.daemon_log, offset) or f"exit status {status}"
+                raise DaemonError(f"usersnapd failed to start: {why}")
+            if time.monotonic() > deadline:
+                raise DaemonError(
+                    f"usersnapd did not answer within {timeout:g} s (see {dirs.daemon_log})"
+                )
+            time.sleep(_START_POLL)
+
+
+def connect(
+    dirs: Dirs,
+    *,
+    start: bool = True,
+    argv: Sequence[str] | None = None,
+    timeout: float = START_TIMEOUT,
+) -> Client:
+    """A client for the daemon of ``dirs``, starting it (``argv``, default
+    ``python -m usersnap.daemon.main``) when nothing listens and ``start`` is true."""
+    if _answers(dirs.socket):
+        return Client(dirs.socket)
+    if not start:
+        raise DaemonError(f"usersnapd is not running (nothing listens on {dirs.socket})")
+    dirs.ensure_runtime()
+    dirs.ensure_root()
+    fd = os.open(dirs.start_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        _lock(fd, 2 * timeout)
+        if not _answers(dirs.socket):
+            _start(dirs, argv or [sys.executable, "-m", "usersnap.daemon.main"], timeout)
+    finally:
+        os.close(fd)
+    return Client(dirs.socket)

@@ -1,0 +1,215 @@
+"""Changes and tasks: snapd's unit of asynchronous work, as the REST API shows it.
+
+A change is an ordered list of tasks.  Each task's ``do`` runs in a worker thread (disk
+and image I/O must not block the trio loop that also serves FUSE); when one fails, the
+tasks already done are undone in reverse order, so a failed change leaves no trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from usersnap.daemon.envelope import rfc3339
+from usersnap.errors import ChangeConflictError, NotFoundError, UsersnapError
+
+log = logging.getLogger(__name__)
+
+#: How many finished changes are kept for `usersnap changes`.
+KEEP_READY = 50
+#: Failpoint for crash-safety tests: ``before:KIND`` or ``after:KIND`` SIGKILLs the daemon
+#: around the first task of that kind, as a power cut would.
+CRASH_AT = os.environ.get("USERSNAP_CRASH_AT", "")
+
+
+def _failpoint(when: str, kind: str) -> None:
+    if CRASH_AT == f"{when}:{kind}":
+        log.warning("failpoint %s:%s: killing myself", when, kind)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class TaskContext:
+    """Handed to a task's functions: lets them log and report progress."""
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    def log(self, message: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._task.log.append(f"{stamp} INFO {message}")
+
+    def progress(self, done: int, total: int, label: str = "") -> None:
+        self._task.progress = (label, done, total)
+
+
+TaskFn = Callable[[TaskContext], None]
+
+
+@dataclass
+class Task:
+    id: str
+    kind: str
+    summary: str
+    do: TaskFn
+    undo: TaskFn | None = None
+    status: str = "Do"
+    log: list[str] = field(default_factory=list)
+    progress: tuple[str, int, int] = ("", 0, 1)
+    spawn_time: float = field(default_factory=time.time)
+    ready_time: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        label, done, total = self.progress
+        out: dict[str, object] = {
+            "id": self.id, "kind": self.kind, "summary": self.summary, "status": self.status,
+            "progress": {"label": label, "done": done, "total": total},
+            "spawn-time": rfc3339(self.spawn_time),
+        }
+        if self.log:
+            out["log"] = list(self.log)
+        if self.ready_time is not None:
+            out["ready-time"] = rfc3339(self.ready_time)
+        return out
+
+
+@dataclass
+class Change:
+    id: str
+    kind: str
+    summary: str
+    snap_names: tuple[str, ...]
+    tasks: list[Task]
+    data: dict[str, object] = field(default_factory=dict)
+    status: str = "Do"
+    err: str = ""
+    spawn_time: float = field(default_factory=time.time)
+    ready_time: float | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status in ("Done", "Error", "Undone")
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "id": self.id, "kind": self.kind, "summary": self.summary, "status": self.status,
+            "ready": self.ready, "spawn-time": rfc3339(self.spawn_time),
+            "tasks": [t.to_json() for t in self.tasks],
+            "data": {"snap-names": list(self.snap_names), **self.data},
+        }
+        if self.err:
+            out["err"] = self.err
+        if self.ready_time is not None:
+            out["ready-time"] = rfc3339(self.ready_time)
+        return out
+
+
+class ChangeManager:
+    """Runs changes one after another per snap and keeps them for the API."""
+
+    def __init__(self, nursery: trio.Nursery, next_id: Callable[[], int]) -> None:
+        self._nursery = nursery
+        self._next_id = next_id
+        self._changes: dict[str, Change] = {}
+        self._task_ids = 0
+        self.on_ready: Callable[[Change], None] = lambda change: None
+
+    def new_task(self, kind: str, summary: str, do: TaskFn, undo: TaskFn | None = None) -> Task:
+        self._task_ids += 1
+        return Task(id=str(self._task_ids), kind=kind, summary=summary, do=do, undo=undo)
+
+    def check_conflict(self, names: tuple[str, ...]) -> None:
+        for change in self._changes.values():
+            if change.ready:
+                continue
+            for name in names:
+                if name in change.snap_names:
+                    raise ChangeConflictError(
+                        f'snap "{name}" has "{change.kind}" change in progress',
+                        value={"snap-name": name, "change-kind": change.kind},
+                    )
+
+    def start(self, kind: str, summary: str, names: tuple[str, ...], tasks: list[Task],
+              data: dict[str, object] | None = None) -> Change:
+        self.check_conflict(names)
+        change = Change(id=str(self._next_id()), kind=kind, summary=summary,
+                        snap_names=names, tasks=tasks, data=dict(data or {}))
+        self._changes[change.id] = change
+        self._trim()
+        self._nursery.start_soon(self._run, change)
+        return change
+
+    def get(self, change_id: str) -> Change:
+        try:
+            return self._changes[change_id]
+        except KeyError:
+            raise NotFoundError(f"cannot find change with id {change_id!r}") from None
+
+    def all(self) -> list[Change]:
+        return list(self._changes.values())
+
+    def busy(self) -> bool:
+        return any(not c.ready for c in self._changes.values())
+
+    def _trim(self) -> None:
+        ready = [c for c in self._changes.values() if c.ready]
+        for change in ready[:-KEEP_READY] if len(ready) > KEEP_READY else []:
+            del self._changes[change.id]
+
+    async def _run(self, change: Change) -> None:
+        change.status = "Doing"
+        done: list[Task] = []
+        failed: Task | None = None
+        reason = ""
+        for task in change.tasks:
+            task.status = "Doing"
+            _failpoint("before", task.kind)
+            try:
+                await trio.to_thread.run_sync(task.do, TaskContext(task))
+            except Exception as err:  # every failure is reported through the change
+                failed, reason = task, _reason(err)
+                task.status = "Error"
+                TaskContext(task).log(f"ERROR {reason}")
+                task.ready_time = time.time()
+                break
+            task.status = "Done"
+            task.progress = (task.progress[0], task.progress[2], task.progress[2])
+            task.ready_time = time.time()
+            done.append(task)
+            _failpoint("after", task.kind)
+        if failed is None:
+            change.status = "Done"
+        else:
+            for task in change.tasks:
+                if task.status == "Do":
+                    task.status = "Hold"
+            for task in reversed(done):
+                await self._undo(task)
+            change.status = "Error"
+            change.err = f"cannot perform the following tasks:\n- {failed.summary} ({reason})"
+        change.ready_time = time.time()
+        self.on_ready(change)
+
+    async def _undo(self, task: Task) -> None:
+        if task.undo is None:
+            task.status = "Undone"
+            return
+        try:
+            await trio.to_thread.run_sync(task.undo, TaskContext(task))
+            task.status = "Undone"
+        except Exception as err:  # an undo failure must not hide the original error
+            TaskContext(task).log(f"ERROR cannot undo: {_reason(err)}")
+            task.status = "Error"
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, UsersnapError):
+        return err.message
+    log.error("unexpected error in task:\n%s", "".join(traceback.format_exception(err)))
+    return f"internal error: {err}"

@@ -1,0 +1,170 @@
+"""usersnapd: one process per usersnap root that owns the FUSE mount and the state.
+
+Started on demand by the CLI (``usersnap.client.connect``) and leaving by itself when
+idle: no request for ``USERSNAP_IDLE_TIMEOUT`` seconds (default 300), no change running,
+no ``usersnap run`` holding the run lock and no file open on the mount.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from usersnap.daemon.api import Api, upload_dir
+from usersnap.daemon.changes import ChangeManager
+from usersnap.daemon.http import Request, Response, serve_http
+from usersnap.daemon.manager import SnapManager
+from usersnap.dirs import Dirs
+from usersnap.errors import UsersnapError
+from usersnap.fusefs.operations import SnapFS
+from usersnap.fusefs.serve import clear_stale_mount, serve_snapfs
+from usersnap.fusefs.tree import SnapTree
+from usersnap.ops.recover import recover
+
+log = logging.getLogger("usersnapd")
+
+DEFAULT_IDLE_TIMEOUT = 300.0
+
+
+class AlreadyRunning(UsersnapError):
+    """Another usersnapd holds this root's lock."""
+
+
+def take_root_lock(dirs: Dirs) -> int:
+    """Hold an exclusive flock on the root for the daemon's lifetime: one daemon per root."""
+    fd = os.open(dirs.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"another usersnapd is already running for {dirs.root}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def runs_in_progress(dirs: Dirs) -> bool:
+    """True while any ``usersnap run`` holds the run lock shared."""
+    try:
+        fd = os.open(dirs.run_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+class Activity:
+    """Remembers when the daemon last did something a user asked for."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def wrap(self, handler: Callable[[Request], Awaitable[Response]]
+             ) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(req: Request) -> Response:
+            self.last = time.monotonic()
+            try:
+                return await handler(req)
+            finally:
+                self.last = time.monotonic()
+        return handle
+
+
+async def run_daemon(dirs: Dirs, idle_timeout: float) -> None:
+    dirs.ensure_root()
+    dirs.ensure_runtime()
+    lock_fd = take_root_lock(dirs)
+    try:
+        await _serve(dirs, idle_timeout)
+    finally:
+        os.close(lock_fd)
+
+
+async def _serve(dirs: Dirs, idle_timeout: float) -> None:
+    tree = SnapTree()
+    manager = SnapManager(dirs, tree)
+    for path in recover(dirs, manager.state):
+        log.info("removed leftover %s", path)
+    await trio.to_thread.run_sync(clear_stale_mount, dirs.mount)
+    dirs.mount.mkdir(parents=True, exist_ok=True)
+    for problem in await trio.to_thread.run_sync(manager.mount_all):
+        log.error("%s", problem)
+    for name in list(manager.state.snaps):
+        manager.sync_derived(name)
+    activity = Activity()
+    fs = SnapFS(tree)
+    try:
+        async with trio.open_nursery() as nursery:
+            manager.attach_changes(ChangeManager(nursery, manager.next_change_id))
+            await nursery.start(serve_snapfs, dirs.mount, fs)
+            api = Api(manager, upload_dir(dirs.root))
+            await nursery.start(serve_http, dirs.socket, activity.wrap(api.handle))
+            log.info("usersnapd %d serving %s on %s", os.getpid(), dirs.mount, dirs.socket)
+            nursery.start_soon(_watch_signals, nursery.cancel_scope)
+            nursery.start_soon(_watch_idle, dirs, manager, fs, activity, idle_timeout,
+                               nursery.cancel_scope)
+    finally:
+        dirs.socket.unlink(missing_ok=True)
+        manager.close()
+        log.info("usersnapd %d stopped", os.getpid())
+
+
+async def _watch_signals(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for signum in signals:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+async def _watch_idle(dirs: Dirs, manager: SnapManager, fs: SnapFS, activity: Activity,
+                      timeout: float, scope: trio.CancelScope) -> None:
+    while True:
+        await trio.sleep(min(1.0, timeout))
+        if time.monotonic() - activity.last < timeout:
+            continue
+        if manager.changes is not None and manager.changes.busy():
+            continue
+        if fs.open_handles() or await trio.to_thread.run_sync(runs_in_progress, dirs):
+            activity.last = time.monotonic()
+            continue
+        log.info("idle for %.0f s, exiting", timeout)
+        scope.cancel()
+        return
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="usersnapd", description=__doc__)
+    parser.add_argument("--idle-timeout", type=float,
+                        default=float(os.environ.get("USERSNAP_IDLE_TIMEOUT",
+                                                     DEFAULT_IDLE_TIMEOUT)),
+                        help="seconds without use before exiting (0: never)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s usersnapd[%(process)d] %(levelname)s %(message)s")
+    idle = args.idle_timeout if args.idle_timeout > 0 else float("inf")
+    try:
+        trio.run(run_daemon, Dirs.from_env(), idle)
+    except UsersnapError as err:
+        print(f"usersnapd: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

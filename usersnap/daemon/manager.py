@@ -1,0 +1,329 @@
+"""usersnapd's snap manager: the only writer of state, the owner of open images.
+
+It turns requests (install, remove, revert) into changes whose tasks do the work in
+worker threads.  The order of every change is chosen for crash safety: files appear
+under new names first, the state file is committed in one atomic step, and anything
+left over by a crash on either side of that commit is removed by
+:func:`usersnap.ops.recover.recover` at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import trio
+
+from usersnap.apps.launchers import sync_launchers
+from usersnap.daemon.changes import Change, ChangeManager, TaskContext
+from usersnap.dirs import Dirs
+from usersnap.errors import NotInstalledError, UsersnapError
+from usersnap.fusefs.tree import SnapTree
+from usersnap.meta.model import SnapInfo
+from usersnap.ops import files
+from usersnap.snapfile.load import LoadedSnap, load_snap_file
+from usersnap.snapfile.squashfs import SquashfsImage
+from usersnap.state.model import (
+    RevisionState,
+    SnapState,
+    State,
+    add_revision,
+    drop_revision,
+)
+from usersnap.state.store import load_state, save_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Mounted:
+    """An installed revision as the daemon holds it: its open image and parsed metadata."""
+
+    image: SquashfsImage
+    info: SnapInfo
+
+
+class SnapManager:
+    def __init__(self, dirs: Dirs, tree: SnapTree) -> None:
+        self.dirs = dirs
+        self.tree = tree
+        self.state: State = load_state(dirs.state_file)
+        self.mounted: dict[tuple[str, str], Mounted] = {}
+        self._state_lock = threading.Lock()
+        self.changes: ChangeManager | None = None
+
+    # -- start-up -----------------------------------------------------------------
+
+    def mount_all(self) -> list[str]:
+        """Open every installed revision and put it in the FUSE tree; return problems."""
+        problems = []
+        for snap in self.state.snaps.values():
+            for rev in snap.sequence:
+                try:
+                    loaded = load_snap_file(self.dirs.blob(snap.name, rev.revision))
+                except UsersnapError as err:
+                    problems.append(f"cannot mount {snap.name} {rev.revision}: {err}")
+                    continue
+                self._attach(snap.name, rev.revision, Mounted(loaded.image, loaded.info))
+            self.tree.set_current(snap.name, snap.current)
+        return problems
+
+    def attach_changes(self, changes: ChangeManager) -> None:
+        self.changes = changes
+
+    def _attach(self, name: str, revision: str, mounted: Mounted) -> None:
+        self.mounted[(name, revision)] = mounted
+        self.tree.add_revision(name, revision, mounted.image)
+
+    def _detach(self, name: str, revision: str) -> None:
+        mounted = self.mounted.pop((name, revision), None)
+        image = self.tree.remove_revision(name, revision)
+        if image is None and mounted is not None:
+            mounted.image.close()
+
+    def close(self) -> None:
+        for mounted in self.mounted.values():
+            mounted.image.close()
+        self.mounted.clear()
+
+    # -- queries ------------------------------------------------------------------
+
+    def snap(self, name: str) -> SnapState:
+        snap = self.state.snaps.get(name)
+        if snap is None:
+            raise NotInstalledError(f'snap "{name}" is not installed', value=name)
+        return snap
+
+    def info(self, name: str, revision: str | None = None) -> SnapInfo:
+        snap = self.snap(name)
+        rev = revision or snap.current
+        mounted = self.mounted.get((name, rev))
+        if mounted is None:
+            raise NotInstalledError(f'revision {rev} of snap "{name}" is not installed')
+        return mounted.info
+
+    # -- state commits (worker threads) ------------------------------------------
+
+    def _commit(self, update: Callable[[State], State]) -> State:
+        with self._state_lock:
+            new = update(self.state)
+            save_state(self.dirs.state_file, new)
+            self.state = new
+            return new
+
+    def next_change_id(self) -> int:
+        """Change ids live in the state file and are saved with the change's first commit."""
+        with self._state_lock:
+            self.state = replace(self.state, last_change_id=self.state.last_change_id + 1)
+            return self.state.last_change_id
+
+    def sync_derived(self, name: str) -> None:
+        """Bring launchers and `current` links in line with the committed state."""
+        snap = self.state.snaps.get(name)
+        if snap is not None:
+            files.set_current_symlinks(self.dirs, name, snap.current)
+        sync_launchers(self.dirs, self.launcher_apps())
+
+    def launcher_apps(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for snap in self.state.snaps.values():
+            mounted = self.mounted.get((snap.name, snap.current))
+            if mounted is not None and snap.active:
+                out[snap.name] = [a.name for a in mounted.info.apps.values() if not a.daemon]
+        return out
+
+    def _on_trio(self, fn: Callable[[], None]) -> None:
+        """FUSE tree updates happen on the trio thread, where the filesystem runs."""
+        trio.from_thread.run_sync(fn)
+
+    # -- install ------------------------------------------------------------------
+
+    def install(self, upload: Path, loaded: LoadedSnap, display_path: str) -> Change:
+        """Install an already validated upload as a change (on the trio thread)."""
+        assert self.changes is not None
+        info = loaded.info
+        name = info.name
+        try:
+            self.changes.check_conflict((name,))
+        except UsersnapError:
+            loaded.image.close()
+            upload.unlink(missing_ok=True)
+            raise
+        old = self.state.snaps.get(name)
+        revision = old.next_local_revision() if old else "x1"
+        blob = self.dirs.blob(name, revision)
+        mounted = Mounted(loaded.image, info)
+        new_rev = RevisionState(revision=revision, version=info.version,
+                                installed_at=time.time(), size=upload.stat().st_size)
+        previous: list[SnapState | None] = [old]
+
+        def prepare(ctx: TaskContext) -> None:
+            os.replace(upload, blob)
+            ctx.log(f"stored as {blob.name}")
+
+        def unprepare(ctx: TaskContext) -> None:
+            if (name, revision) not in self.mounted:
+                mounted.image.close()
+            blob.unlink(missing_ok=True)
+            upload.unlink(missing_ok=True)
+
+        def mount(ctx: TaskContext) -> None:
+            # the image was opened from the upload path; the fd follows the rename
+            self._on_trio(lambda: self._attach(name, revision, mounted))
+
+        def unmount(ctx: TaskContext) -> None:
+            self._on_trio(lambda: self._detach(name, revision))
+
+        def copy_data(ctx: TaskContext) -> None:
+            files.ensure_data_dirs(self.dirs, name, revision)
+            if old is not None:
+                files.copy_data(self.dirs, name, old.current, revision)
+                files.ensure_data_dirs(self.dirs, name, revision)
+
+        def uncopy_data(ctx: TaskContext) -> None:
+            files.remove_revision_data(self.dirs, name, revision)
+            if old is None:
+                files.remove_all_data(self.dirs, name)
+
+        dropped: list[RevisionState] = []
+
+        def link(ctx: TaskContext) -> None:
+            def update(state: State) -> State:
+                current = state.snaps.get(name)
+                previous[0] = current
+                snap, gone = add_revision(current, name, new_rev, info.type)
+                dropped.extend(gone)
+                return state.with_snap(snap, name)
+
+            self._commit(update)
+            self._on_trio(lambda: self.tree.set_current(name, revision))
+            self.sync_derived(name)
+
+        def unlink(ctx: TaskContext) -> None:
+            self._commit(lambda s: s.with_snap(previous[0], name))
+            prev = previous[0]
+            self._on_trio(lambda: self.tree.set_current(name, prev.current if prev else None))
+            self.sync_derived(name)
+
+        def discard_old(ctx: TaskContext) -> None:
+            for rev in dropped:
+                ctx.log(f"discarding revision {rev.revision}")
+                self._on_trio(lambda r=rev.revision: self._detach(name, r))
+                files.remove_blob(self.dirs, name, rev.revision)
+                files.remove_revision_data(self.dirs, name, rev.revision)
+
+        c = self.changes
+        tasks = [
+            c.new_task("prepare-snap", f'Prepare snap "{display_path}" ({revision})',
+                       prepare, unprepare),
+            c.new_task("mount-snap", f'Mount snap "{name}" ({revision})', mount, unmount),
+            c.new_task("copy-snap-data", f'Copy snap "{name}" data', copy_data, uncopy_data),
+            c.new_task("link-snap", f'Make snap "{name}" ({revision}) available to the system',
+                       link, unlink),
+            c.new_task("cleanup", f'Clean up "{name}" ({revision}) install', discard_old),
+        ]
+        summary = f'Install "{name}" snap from file "{os.path.basename(display_path)}"'
+        try:
+            return c.start("install-snap", summary, (name,), tasks, {"snap-name": name})
+        except UsersnapError:
+            loaded.image.close()
+            upload.unlink(missing_ok=True)
+            raise
+
+    # -- remove -------------------------------------------------------------------
+
+    def remove(self, name: str, revision: str | None = None, purge: bool = False) -> Change:
+        assert self.changes is not None
+        snap = self.state.snaps.get(name)
+        if snap is None:
+            raise NotInstalledError(f'snap "{name}" is not installed', value=name)
+        if revision is not None and snap.revision(revision) is None:
+            raise NotInstalledError(f'revision {revision} of snap "{name}" is not installed',
+                                    value=name)
+        whole = revision is None or len(snap.sequence) == 1
+        if not whole and revision == snap.current:
+            raise UsersnapError(f'cannot remove active revision {revision} of snap "{name}"')
+        self.changes.check_conflict((name,))
+        revisions = [r.revision for r in snap.sequence] if whole else [str(revision)]
+        c = self.changes
+
+        def unlink(ctx: TaskContext) -> None:
+            if whole:
+                self._commit(lambda s: s.with_snap(None, name))
+                self._on_trio(lambda: self.tree.set_current(name, None))
+            else:
+                def update(state: State) -> State:
+                    return state.with_snap(drop_revision(state.snaps[name], str(revision)), name)
+                self._commit(update)
+            self.sync_derived(name)
+
+        def discard(ctx: TaskContext) -> None:
+            for rev in revisions:
+                self._on_trio(lambda r=rev: self._detach(name, r))
+                files.remove_blob(self.dirs, name, rev)
+                files.remove_revision_data(self.dirs, name, rev)
+            if whole:
+                files.remove_all_data(self.dirs, name)
+                shutil.rmtree(self.dirs.private_tmp(name), ignore_errors=True)
+                shutil.rmtree(self.dirs.xdg_runtime(name), ignore_errors=True)
+
+        if whole:
+            tasks = [
+                c.new_task("unlink-snap", f'Make snap "{name}" unavailable to the system', unlink),
+                c.new_task("discard-snap", f'Remove snap "{name}" ({snap.current}) from the system',
+                           discard),
+            ]
+            summary = f'Remove "{name}" snap'
+        else:
+            tasks = [
+                c.new_task("unlink-snap", f'Forget revision {revision} of snap "{name}"', unlink),
+                c.new_task("discard-snap", f'Remove snap "{name}" ({revision}) from the system',
+                           discard),
+            ]
+            summary = f'Remove "{name}" snap (revision {revision})'
+        return c.start("remove-snap", summary, (name,), tasks,
+                       {"snap-name": name, "purge": purge})
+
+    # -- revert -------------------------------------------------------------------
+
+    def revert(self, name: str, revision: str | None = None) -> Change:
+        assert self.changes is not None
+        snap = self.state.snaps.get(name)
+        if snap is None:
+            raise NotInstalledError(f'snap "{name}" is not installed', value=name)
+        if revision is None:
+            ordered = [r.revision for r in snap.sequence]
+            idx = ordered.index(snap.current)
+            if idx == 0:
+                raise UsersnapError("no revision to revert to")
+            target = ordered[idx - 1]
+        else:
+            if snap.revision(revision) is None:
+                raise UsersnapError(
+                    f'cannot revert "{name}": revision {revision} of snap "{name}" '
+                    "is not installed")
+            if revision == snap.current:
+                raise UsersnapError(f"revision {revision} is already the current revision")
+            target = revision
+        self.changes.check_conflict((name,))
+        previous = snap.current
+
+        def set_current(to: str) -> Callable[[TaskContext], None]:
+            def run(ctx: TaskContext) -> None:
+                self._commit(lambda s: s.with_snap(replace(s.snaps[name], current=to), name))
+                self._on_trio(lambda: self.tree.set_current(name, to))
+                self.sync_derived(name)
+            return run
+
+        c = self.changes
+        tasks = [c.new_task("link-snap",
+                            f'Make snap "{name}" ({target}) available to the system',
+                            set_current(target), set_current(previous))]
+        return c.start("revert-snap", f'Revert "{name}" snap', (name,), tasks,
+                       {"snap-name": name})

@@ -1,0 +1,471 @@
+"""The FUSE request handlers: thin, read-only, and speaking only errno.
+
+Each handler resolves the kernel's number through :class:`SnapTree`, answers from memory
+when it can and otherwise calls the image in a worker thread (image calls may
+decompress, and a handler must never block the trio loop that serves every request).
+Reads share a small thread limiter so that two of them decompress in parallel on two
+cores while metadata requests keep being answered.
+
+pyfuse3 lets a handler raise only ``FUSEError``: image errors become EIO and are logged
+once per inode as one line naming the snap, the revision and the path; anything
+unexpected is logged with its traceback and also becomes EIO.
+
+Ownership is shown as stored in the image.  snapd packs snaps ``-all-root`` and mounts
+them root-owned, so files show as root's, which is what apps expect; the default
+0755/0644 modes make them readable and executable by the user all the same (the kernel
+checks them, ``default_permissions``), and inside the sandbox's user namespace uid 0
+shows as nobody, as for any file of the real root.  The virtual top belongs to the user.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+import stat
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import pyfuse3
+import trio
+from pyfuse3 import FUSEError
+
+from usersnap.errors import SnapFileError
+from usersnap.fusefs.tree import (
+    IMAGE_TIMEOUT,
+    Attr,
+    CurrentLink,
+    ImageNode,
+    Node,
+    SnapTree,
+    VirtualDir,
+)
+
+if TYPE_CHECKING:
+    from pyfuse3 import (
+        EntryAttributes,
+        FileHandleT,
+        FileInfo,
+        FileNameT,
+        FlagT,
+        InodeT,
+        ModeT,
+        ReaddirToken,
+        RequestContext,
+        SetattrFields,
+        StatvfsData,
+        XAttrNameT,
+    )
+
+    from usersnap.snapfile.squashfs import Inode
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Threads decompressing file data at once: two cores, plus room for read-ahead (the
+#: kernel keeps about two read-ahead requests in flight for one sequential reader).
+READ_THREADS = 4
+#: Directory entries kept as name indexes so that repeated lookups need no thread.
+INDEX_ENTRIES = 65536
+#: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without a thread.
+NO_XATTR = 0xFFFFFFFF
+NAME_MAX = 255
+
+
+def _handler(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Let only FUSEError out, as pyfuse3 requires."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except FUSEError:
+            raise
+        except Exception:
+            log.exception("unexpected error in FUSE handler %s", fn.__name__)
+            raise FUSEError(errno.EIO) from None
+
+    return run
+
+
+class _IndexCache:
+    """Name -> inode maps of recently looked-up image directories, bounded by entries."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._size = 0
+        self._maps: OrderedDict[tuple[int, int], dict[bytes, Inode]] = OrderedDict()
+
+    def get(self, key: tuple[int, int]) -> dict[bytes, Inode] | None:
+        found = self._maps.get(key)
+        if found is not None:
+            self._maps.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[int, int], names: dict[bytes, Inode]) -> None:
+        if key in self._maps:
+            return
+        self._maps[key] = names
+        self._size += len(names) + 1
+        while self._size > self._capacity and len(self._maps) > 1:
+            _, old = self._maps.popitem(last=False)
+            self._size -= len(old) + 1
+
+
+@dataclass(eq=False, slots=True)
+class _OpenDir:
+    """A directory handle: virtual entries are a snapshot, image ones the listing."""
+
+    node: VirtualDir | ImageNode
+    virtual: list[tuple[bytes, Node]]
+    listing: list[tuple[bytes, Inode]]
+
+
+class SnapFS(pyfuse3.Operations):
+    """Every revision of every installed snap, read-only, from one FUSE session."""
+
+    def __init__(self, tree: SnapTree, *, read_threads: int = READ_THREADS) -> None:
+        super().__init__()
+        self.tree = tree
+        self._read_limiter = trio.CapacityLimiter(read_threads)
+        self._index = _IndexCache(INDEX_ENTRIES)
+        self._files: dict[int, ImageNode] = {}
+        self._dirs: dict[int, _OpenDir] = {}
+        self._next_fh = 1
+        self._reported: set[tuple[int, int]] = set()
+
+    def open_handles(self) -> int:
+        """Files and directories open on the mount (the daemon stays while any are)."""
+        return len(self._files) + len(self._dirs)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _node(self, ino: int) -> Node:
+        try:
+            return self.tree.node(ino)
+        except KeyError:
+            raise FUSEError(errno.ENOENT) from None
+
+    def _entry(self, node: Node) -> EntryAttributes:
+        return _entry_attributes(self.tree.attr(node))
+
+    def _new_fh(self) -> int:
+        fh = self._next_fh
+        self._next_fh += 1
+        return fh
+
+    async def _io(
+        self, node: ImageNode, call: Callable[[], T], limiter: trio.CapacityLimiter | None = None
+    ) -> T:
+        """Run an image call in a worker thread, holding the image open meanwhile."""
+        rev = node.rev
+        if rev.closed:
+            raise FUSEError(errno.ENOENT)
+        self.tree.hold(rev)
+        try:
+            return await trio.to_thread.run_sync(call, limiter=limiter)
+        except SnapFileError as err:
+            self._report(node, err)
+            raise FUSEError(errno.EIO) from None
+        except OSError as err:
+            raise FUSEError(err.errno or errno.EIO) from None
+        finally:
+            self.tree.drop(rev)
+
+    def _report(self, node: ImageNode, err: SnapFileError) -> None:
+        """One line per damaged inode, however often the kernel retries it."""
+        key = (node.rev.slot, node.inode.number)
+        if key not in self._reported:
+            self._reported.add(key)
+            log.error("%s: %s", self.tree.describe(node), err)
+
+    async def _image_child(self, parent: ImageNode, name: bytes) -> Inode | None:
+        if not parent.inode.is_dir:
+            raise FUSEError(errno.ENOTDIR)
+        key = (parent.rev.slot, parent.inode.number)
+        names = self._index.get(key)
+        if names is None:
+            image, inode = parent.rev.image, parent.inode
+            names = dict(await self._io(parent, lambda: image.listdir(inode)))
+            self._index.put(key, names)
+        return names.get(name)
+
+    # -- lookups and attributes ---------------------------------------------------------
+
+    @_handler
+    async def lookup(
+        self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext
+    ) -> EntryAttributes:
+        parent = self._node(parent_inode)
+        found: Node | None
+        if isinstance(parent, CurrentLink):
+            raise FUSEError(errno.ENOTDIR)
+        if name == b".":
+            found = parent
+        elif name == b"..":
+            found = self.tree.parent(parent)
+        elif isinstance(parent, VirtualDir):
+            found = self.tree.child(parent, name)
+        else:
+            if parent.rev.closed:
+                raise FUSEError(errno.ENOENT)
+            inode = await self._image_child(parent, name)
+            if parent.rev.closed:  # removed and let go while we looked
+                raise FUSEError(errno.ENOENT)
+            if inode is None:
+                return _negative_entry()  # images never change: let the kernel remember
+            found = ImageNode(parent.rev, inode, parent_inode, name)
+        if found is None:
+            raise FUSEError(errno.ENOENT)
+        self.tree.count(found)
+        return self._entry(found)
+
+    async def forget(self, inode_list: Sequence[tuple[InodeT, int]]) -> None:
+        try:
+            for ino, nlookup in inode_list:
+                self.tree.forget(ino, nlookup)
+        except Exception:  # forget has no reply: an error can only be logged
+            log.exception("cannot forget inodes")
+
+    @_handler
+    async def getattr(self, inode: InodeT, ctx: RequestContext) -> EntryAttributes:
+        return self._entry(self._node(inode))
+
+    @_handler
+    async def readlink(self, inode: InodeT, ctx: RequestContext) -> FileNameT:
+        node = self._node(inode)
+        if isinstance(node, CurrentLink):
+            target = self.tree.link_target(node)
+            if target is None:
+                raise FUSEError(errno.ENOENT)
+            return target
+        if not isinstance(node, ImageNode) or not node.inode.is_symlink:
+            raise FUSEError(errno.EINVAL)
+        rev, link = node.rev, node.inode
+        cached = rev.links.get(link.number)
+        if cached is None:
+            cached = await self._io(node, lambda: rev.image.readlink(link))
+            rev.links[link.number] = cached
+        return cached
+
+    @_handler
+    async def access(self, inode: InodeT, mode: ModeT, ctx: RequestContext) -> bool:
+        """Only asked without ``default_permissions``; answers as the kernel would."""
+        attr = self.tree.attr(self._node(inode))
+        if mode & os.W_OK:
+            raise FUSEError(errno.EROFS)
+        if ctx.uid == 0:
+            return not mode & os.X_OK or bool(attr.mode & 0o111) or stat.S_ISDIR(attr.mode)
+        if ctx.uid == attr.uid:
+            granted = attr.mode >> 6
+        elif ctx.gid == attr.gid:
+            granted = attr.mode >> 3
+        else:
+            granted = attr.mode
+        return mode & 0o7 & ~granted == 0
+
+    @_handler
+    async def statfs(self, ctx: RequestContext) -> StatvfsData:
+        block_size, blocks, inodes = self.tree.statfs()
+        st = pyfuse3.StatvfsData()
+        st.f_bsize = st.f_frsize = block_size
+        st.f_blocks = blocks
+        st.f_bfree = st.f_bavail = 0
+        st.f_files = inodes
+        st.f_ffree = st.f_favail = 0
+        st.f_namemax = NAME_MAX
+        return st
+
+    # -- directories --------------------------------------------------------------------
+
+    @_handler
+    async def opendir(self, inode: InodeT, ctx: RequestContext) -> FileHandleT:
+        node = self._node(inode)
+        if isinstance(node, VirtualDir):
+            handle = _OpenDir(node, self.tree.children(node), [])
+        elif isinstance(node, ImageNode) and node.inode.is_dir:
+            image, dir_inode = node.rev.image, node.inode
+            self.tree.hold(node.rev)
+            try:
+                listing = await self._io(node, lambda: image.listdir(dir_inode))
+            except BaseException:
+                self.tree.drop(node.rev)
+                raise
+            handle = _OpenDir(node, [], listing)
+        else:
+            raise FUSEError(errno.ENOTDIR)
+        fh = self._new_fh()
+        self._dirs[fh] = handle
+        return fh
+
+    @_handler
+    async def readdir(self, fh: FileHandleT, start_id: int, token: ReaddirToken) -> None:
+        """Offsets: 1 after ".", 2 after "..", 2 + k after the k-th entry."""
+        handle = self._dirs.get(fh)
+        if handle is None:
+            raise FUSEError(errno.EBADF)
+        node = handle.node
+        if isinstance(node, VirtualDir) and start_id == 0:
+            handle.virtual = self.tree.children(node)  # a rewind sees installs since
+        total = 2 + len(handle.virtual) + len(handle.listing)
+        for index in range(start_id, total):
+            entry: Node
+            if index == 0:
+                name, entry = b".", node
+            elif index == 1:
+                name, entry = b"..", self.tree.parent(node) or node
+            elif isinstance(node, VirtualDir):
+                name, entry = handle.virtual[index - 2]
+            else:
+                name, inode = handle.listing[index - 2]
+                entry = ImageNode(node.rev, inode, node.ino, name)
+            if not pyfuse3.readdir_reply(token, name, self._entry(entry), index + 1):
+                return
+            if index >= 2:  # the kernel holds what readdirplus returned, not . and ..
+                self.tree.count(entry)
+
+    @_handler
+    async def releasedir(self, fh: FileHandleT) -> None:
+        handle = self._dirs.pop(fh, None)
+        if handle is not None and isinstance(handle.node, ImageNode):
+            self.tree.drop(handle.node.rev)
+
+    # -- files --------------------------------------------------------------------------
+
+    @_handler
+    async def open(self, inode: InodeT, flags: FlagT, ctx: RequestContext) -> FileInfo:
+        if flags & os.O_ACCMODE != os.O_RDONLY or flags & os.O_TRUNC:
+            raise FUSEError(errno.EROFS)
+        node = self._node(inode)
+        if isinstance(node, VirtualDir) or (isinstance(node, ImageNode) and node.inode.is_dir):
+            raise FUSEError(errno.EISDIR)
+        if not isinstance(node, ImageNode) or not node.inode.is_reg:
+            raise FUSEError(errno.EINVAL)  # the kernel opens devices and fifos itself
+        if node.rev.closed:
+            raise FUSEError(errno.ENOENT)
+        self.tree.hold(node.rev)
+        fh = self._new_fh()
+        self._files[fh] = node
+        # keep_cache: the page cache outlives each open (images never change)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=True, direct_io=False)
+
+    @_handler
+    async def read(self, fh: FileHandleT, off: int, size: int) -> bytes:
+        node = self._files.get(fh)
+        if node is None:
+            raise FUSEError(errno.EBADF)
+        image, inode = node.rev.image, node.inode
+        return await self._io(node, lambda: image.read(inode, off, size), self._read_limiter)
+
+    @_handler
+    async def release(self, fh: FileHandleT) -> None:
+        node = self._files.pop(fh, None)
+        if node is not None:
+            self.tree.drop(node.rev)
+
+    # -- extended attributes ------------------------------------------------------------
+
+    async def _xattrs(self, inode: InodeT) -> dict[bytes, bytes]:
+        node = self._node(inode)
+        if not isinstance(node, ImageNode) or node.inode.xattr == NO_XATTR:
+            return {}
+        image, found = node.rev.image, node.inode
+        return await self._io(node, lambda: image.xattrs(found))
+
+    @_handler
+    async def getxattr(self, inode: InodeT, name: XAttrNameT, ctx: RequestContext) -> bytes:
+        value = (await self._xattrs(inode)).get(name)
+        if value is None:
+            raise FUSEError(pyfuse3.ENOATTR)
+        return value
+
+    @_handler
+    async def listxattr(self, inode: InodeT, ctx: RequestContext) -> Sequence[XAttrNameT]:
+        return list(await self._xattrs(inode))
+
+    # -- everything that writes ---------------------------------------------------------
+
+    async def setattr(
+        self, inode: InodeT, attr: EntryAttributes, fields: SetattrFields,
+        fh: FileHandleT | None, ctx: RequestContext,
+    ) -> EntryAttributes:  # fmt: skip
+        raise FUSEError(errno.EROFS)
+
+    async def mknod(
+        self, parent_inode: InodeT, name: FileNameT, mode: ModeT, rdev: int, ctx: RequestContext
+    ) -> EntryAttributes:
+        raise FUSEError(errno.EROFS)
+
+    async def mkdir(
+        self, parent_inode: InodeT, name: FileNameT, mode: ModeT, ctx: RequestContext
+    ) -> EntryAttributes:
+        raise FUSEError(errno.EROFS)
+
+    async def unlink(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
+        raise FUSEError(errno.EROFS)
+
+    async def rmdir(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
+        raise FUSEError(errno.EROFS)
+
+    async def symlink(
+        self, parent_inode: InodeT, name: FileNameT, target: FileNameT, ctx: RequestContext
+    ) -> EntryAttributes:
+        raise FUSEError(errno.EROFS)
+
+    async def rename(
+        self, parent_inode_old: InodeT, name_old: FileNameT, parent_inode_new: InodeT,
+        name_new: FileNameT, flags: FlagT, ctx: RequestContext,
+    ) -> None:  # fmt: skip
+        raise FUSEError(errno.EROFS)
+
+    async def link(
+        self, inode: InodeT, new_parent_inode: InodeT, new_name: FileNameT, ctx: RequestContext
+    ) -> EntryAttributes:
+        raise FUSEError(errno.EROFS)
+
+    async def write(self, fh: FileHandleT, off: int, buf: bytes) -> int:
+        raise FUSEError(errno.EROFS)
+
+    async def create(
+        self, parent_inode: InodeT, name: FileNameT, mode: ModeT, flags: FlagT,
+        ctx: RequestContext,
+    ) -> tuple[FileInfo, EntryAttributes]:  # fmt: skip
+        raise FUSEError(errno.EROFS)
+
+    async def setxattr(
+        self, inode: InodeT, name: XAttrNameT, value: bytes, ctx: RequestContext
+    ) -> None:
+        raise FUSEError(errno.EROFS)
+
+    async def removexattr(self, inode: InodeT, name: XAttrNameT, ctx: RequestContext) -> None:
+        raise FUSEError(errno.EROFS)
+
+
+def _entry_attributes(attr: Attr) -> EntryAttributes:
+    entry = pyfuse3.EntryAttributes()
+    entry.st_ino = attr.ino
+    entry.st_mode = attr.mode
+    entry.st_nlink = attr.nlink
+    entry.st_uid = attr.uid
+    entry.st_gid = attr.gid
+    entry.st_rdev = attr.rdev
+    entry.st_size = attr.size
+    entry.st_blksize = attr.blksize
+    entry.st_blocks = attr.blocks
+    # images keep one time stamp; atime and ctime repeat it, as the kernel's squashfs does
+    entry.st_atime_ns = entry.st_ctime_ns = entry.st_mtime_ns = attr.mtime_ns
+    entry.entry_timeout = attr.entry_timeout
+    entry.attr_timeout = attr.attr_timeout
+    return entry
+
+
+def _negative_entry() -> EntryAttributes:
+    entry = pyfuse3.EntryAttributes()
+    entry.st_ino = 0
+    entry.entry_timeout = IMAGE_TIMEOUT
+    return entry

@@ -1,0 +1,16 @@
+"""From snap metadata and a revision to the app's process under bubblewrap.
+
+Pure planning, then effects, in this order (``usersnap run``, hooks, services)::
+
+    facts = facts.gather_host_facts(base_tree)            # reads the base's top level
+    spec = plan.plan_sandbox(info, rev, dirs, facts=facts, base_tree=base_tree,
+                             app=app, args=args, host_env=os.environ)
+    launch.prepare_host_dirs(dirs, info.name, rev)        # ~/snap-like dirs, private /tmp
+    status = launch.run_sandboxed(spec, run_lock=dirs.run_lock)
+
+``environment``, ``command``, ``ops``, ``plan`` and ``bwrap`` do no I/O (``find_bwrap``
+aside); ``facts``, ``probe`` and ``launch`` do.  None of them imports trio or pyfuse3:
+the launch path is start-up time.
+"""
+
+from __future__ import annotations

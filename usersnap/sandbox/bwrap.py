@@ -1,0 +1,69 @@
+"""bubblewrap's command line for a :class:`~usersnap.sandbox.plan.SandboxSpec`.
+
+Everything but the command goes through ``--args FD`` (NUL-separated, read from a memfd
+by bwrap): argv limits stop mattering and the environment stays out of ``ps``.  The
+environment is given with ``--setenv`` and bwrap itself runs with an empty one, so
+nothing meant for the app (an ``LD_LIBRARY_PATH`` into $SNAP, say) affects bwrap.
+
+The fds are fixed numbers the launcher dup2s into place, which keeps this pure:
+``ARGS_FD`` the options, ``STATUS_FD`` bwrap's ``--json-status-fd`` (the sandbox's pid 1,
+and the app's exit code only if the app was really exec'd, which tells a launch failure
+from an app that exits 1), ``SYNC_FD`` the run lock, which bwrap's pid 1 keeps open for
+as long as anything runs in the sandbox.
+
+Namespaces: user, pid, ipc, uts, cgroup (if possible); the network is shared because
+snapd auto-connects ``network``.  No ``--new-session``: it detaches the app from the
+terminal, so Ctrl-C and job control stop working; the TIOCSTI injection it prevents is
+to be blocked by seccomp instead.  No ``--die-with-parent``: the launcher's docstring
+(launch.py) says why.
+"""
+
+from __future__ import annotations
+
+import os
+
+from usersnap.errors import SandboxError
+from usersnap.sandbox.ops import SetEnv
+from usersnap.sandbox.plan import SandboxSpec
+
+ARGS_FD = 3
+STATUS_FD = 4
+SYNC_FD = 5
+NAMESPACES = (
+    "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+)
+
+
+def bwrap_options(spec: SandboxSpec) -> list[str]:
+    """The options that go through ``--args``, in order."""
+    options = [
+        *NAMESPACES,
+        "--uid", str(spec.uid), "--gid", str(spec.gid),
+        "--json-status-fd", str(STATUS_FD),
+        "--sync-fd", str(SYNC_FD),
+    ]
+    for op in spec.ops:
+        options += op.to_args()
+    for name in sorted(spec.env):
+        options += SetEnv(name, spec.env[name]).to_args()
+    if spec.cwd is not None:
+        options += ["--chdir", spec.cwd]
+    return options
+
+
+def bwrap_argv(spec: SandboxSpec) -> tuple[list[str], bytes]:
+    """bwrap's argv (argv[0] is ``bwrap``) and the blob to serve on ``ARGS_FD``."""
+    blob = b"".join(os.fsencode(arg) + b"\0" for arg in bwrap_options(spec))
+    return ["bwrap", "--args", str(ARGS_FD), "--", *spec.argv], blob
+
+
+def find_bwrap(path_env: str | None = None) -> str:
+    """bwrap on PATH (never a fixed path: distros and users install it in different places)."""
+    path_env = os.environ.get("PATH", os.defpath) if path_env is None else path_env
+    for directory in path_env.split(os.pathsep):
+        candidate = os.path.join(directory or ".", "bwrap")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise SandboxError(
+        "cannot find bubblewrap (bwrap) on PATH; install it, e.g. sudo apt-get install bubblewrap"
+    )

@@ -1,0 +1,98 @@
+"""Gather the :class:`~usersnap.sandbox.plan.HostFacts` the sandbox planner needs.
+
+Keeping them in a value lets :func:`usersnap.sandbox.plan.plan_sandbox` stay pure (unit
+tests build one by hand).  Gathering reads the base tree's top level, its ``/var`` and a
+handful of ``/etc`` entries: through FUSE, so never call this from the daemon's trio
+thread.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+
+from usersnap.meta.model import frozen_map
+from usersnap.sandbox.environment import dpkg_arch
+from usersnap.sandbox.plan import ETC_FROM_BASE, ETC_FROM_NEW_BASES, Entry, EntryKind, HostFacts
+
+
+def list_entries(path: str | Path) -> tuple[Entry, ...]:
+    """Directories, files and symlinks of ``path`` sorted by name; others and errors skipped."""
+    entries = []
+    try:
+        with os.scandir(path) as it:
+            for dirent in it:
+                try:
+                    if dirent.is_symlink():
+                        entries.append(Entry(dirent.name, "symlink", os.readlink(dirent.path)))
+                    elif dirent.is_dir(follow_symlinks=False):
+                        entries.append(Entry(dirent.name, "dir"))
+                    elif dirent.is_file(follow_symlinks=False):
+                        entries.append(Entry(dirent.name, "file"))
+                except OSError:
+                    continue
+    except OSError:
+        return ()
+    return tuple(sorted(entries, key=lambda e: e.name))
+
+
+def _kind(path: str) -> EntryKind | None:
+    """Kind for the /etc comparison: only directories and regular files qualify."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if (mode & 0o170000) == 0o040000:
+        return "dir"
+    if (mode & 0o170000) == 0o100000:
+        return "file"
+    return None
+
+
+def _kinds(root: str, paths: tuple[str, ...]) -> Mapping[str, EntryKind]:
+    found = {}
+    for path in paths:
+        kind = _kind(root.rstrip("/") + path)
+        if kind is not None:
+            found[path] = kind
+    return frozen_map(found)
+
+
+def _debian_like(os_release: str = "/etc/os-release") -> bool:
+    try:
+        with open(os_release, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    values = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip('"')
+    return "debian" in (values.get("ID"), values.get("ID_LIKE"))
+
+
+def _resolv_dir() -> str:
+    """systemd-resolved & co. make /etc/resolv.conf a symlink into /run, a tmpfs for us."""
+    target = os.path.realpath("/etc/resolv.conf")
+    if target.startswith("/run/") and os.path.isfile(target):
+        return posixpath.dirname(target)
+    return ""
+
+
+def gather_host_facts(base_tree: Path | None) -> HostFacts:
+    """Facts for a sandbox whose root is ``base_tree``, or the host's / when None."""
+    root = "/" if base_tree is None else str(base_tree)
+    candidates = ETC_FROM_BASE + ETC_FROM_NEW_BASES
+    return HostFacts(
+        gid=os.getgid(),
+        arch=dpkg_arch(),
+        root_entries=list_entries(root),
+        var_entries=list_entries(posixpath.join(root, "var")),
+        base_etc=frozen_map() if base_tree is None else _kinds(root, candidates),
+        host_etc=_kinds("/", candidates),
+        debian_like=_debian_like(),
+        resolv_dir=_resolv_dir(),
+    )

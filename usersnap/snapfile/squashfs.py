@@ -1,0 +1,621 @@
+"""Lazy, thread-safe reader for SquashFS 4.0 images (the .snap format).
+
+This is the only module that imports PySquashfsImage.  It borrows the library's ctypes
+structures, constants, macros and LZO wrapper but not its reader, whose measured defects
+(performance-baseline.md §3) rule it out: it scans the whole tree at open, cannot decode
+lz4 blocks, dies on one non-UTF-8 name, ignores xattrs and shares one file position, one
+block cache and one zstd context between threads.
+
+Here the image opens in O(1) (superblock, table indexes, id table, root inode);
+directories are read when first listed; every read is ``os.pread`` on one descriptor;
+names stay bytes; caches are bounded and locked, but no lock is held while decompressing,
+so threads decompress in parallel.  Every number taken from the image is checked before
+use (mostly the Linux kernel's own checks, fs/squashfs/super.c), and anything
+inconsistent raises :class:`CorruptImageError`, never a struct/ctypes/codec exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import struct
+import sys
+import threading
+from array import array
+from collections.abc import Iterator
+from ctypes import sizeof
+from itertools import accumulate
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from PySquashfsImage import SQUASHFS_LOOKUP_TYPE
+from PySquashfsImage.compressor import LZOCompressor
+from PySquashfsImage.const import (
+    SQUASHFS_INVALID_BLK,
+    SQUASHFS_INVALID_FRAG,
+    SQUASHFS_INVALID_XATTR,
+    SQUASHFS_MAGIC,
+    SQUASHFS_METADATA_SIZE,
+    SQUASHFS_NAME_LEN,
+    Compression,
+    Type,
+)
+from PySquashfsImage.macro import (
+    SQUASHFS_COMPRESSED,
+    SQUASHFS_COMPRESSED_BLOCK,
+    SQUASHFS_COMPRESSED_SIZE,
+    SQUASHFS_COMPRESSED_SIZE_BLOCK,
+    SQUASHFS_FRAGMENT_INDEXES,
+    SQUASHFS_ID_BLOCKS,
+    SQUASHFS_INODE_BLK,
+    SQUASHFS_INODE_OFFSET,
+    SQUASHFS_LOOKUP_BLOCKS,
+    SQUASHFS_XATTR_BLOCKS,
+)
+from PySquashfsImage.structure import (
+    DirEntry,
+    DirHeader,
+    FragmentEntry,
+    Superblock,
+    XattrId,
+    XattrTable,
+)
+from PySquashfsImage.structure.inode import InodeHeader, inomap
+
+from usersnap.errors import SnapFileError
+from usersnap.snapfile._squashfs_support import (
+    LRU,
+    CodecMissingError,
+    Cursor,
+    Decoder,
+    Inode,
+    Malformed,
+    Region,
+    decode_gzip,
+    decode_lzma,
+    decode_rdev,
+    decode_xz,
+    lz4_decoder,
+    read_xattr_pairs,
+    zstd_decoder,
+)
+
+__all__ = ["CorruptImageError", "Inode", "SquashfsImage", "UnsupportedCompressionError"]
+
+META = SQUASHFS_METADATA_SIZE
+SUPERBLOCK_SIZE = sizeof(Superblock)
+MAX_META_DISK = 2 + META  # a metadata block on disk: length word + at most 8 KiB
+DIR_COUNT_MAX = 256  # SQUASHFS_DIR_COUNT: entries under one directory header
+SYMLINK_MAX = 4096  # PATH_MAX; Linux refuses longer targets too
+
+COMPRESSION_NAMES = {
+    Compression.ZLIB: "gzip",
+    Compression.LZMA: "lzma",
+    Compression.LZO: "lzo",
+    Compression.XZ: "xz",
+    Compression.LZ4: "lz4",
+    Compression.ZSTD: "zstd",
+}
+
+Listing = tuple[list[tuple[bytes, Inode]], dict[bytes, Inode]]
+
+
+class CorruptImageError(SnapFileError):
+    """The file is a SquashFS image, but inconsistent, truncated or undecodable."""
+
+
+class UnsupportedCompressionError(SnapFileError):
+    """The image's compression needs a Python module that is not installed."""
+
+
+class _Table(NamedTuple):
+    """An indexed table (ids, fragments, xattr ids): one region per metadata block."""
+
+    blocks: tuple[Region, ...]
+
+
+class _BlockList(NamedTuple):
+    words: array[int]  # on-disk size words (bit 24: stored uncompressed; size 0: sparse)
+    starts: array[int]  # file position of each block
+
+
+class SquashfsImage:
+    """A SquashFS 4.0 image, read lazily; one instance may serve many threads.
+
+    ``cache_blocks`` bounds the decompressed data/fragment blocks kept (random reads);
+    ``close()`` must not race reads still running in other threads.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cache_blocks: int = 256,
+        metadata_cache_blocks: int = 1024,
+        dir_cache_entries: int = 65536,
+    ) -> None:
+        self.path = Path(path)
+        self._data_cache: LRU[tuple[int, int], bytes] = LRU(cache_blocks)
+        self._meta_cache: LRU[int, tuple[bytes, int]] = LRU(metadata_cache_blocks)
+        # Listings weigh by entries: a FUSE mount asks for each directory rarely (the
+        # kernel caches entries), so bounding RAM beats keeping every listing forever.
+        self._dirs: LRU[int, Listing] = LRU(dir_cache_entries, lambda it: len(it[0]) + 1)
+        self._blocklists: LRU[int, _BlockList] = LRU(1024)
+        self._lock = threading.Lock()
+        self._dir_refs: dict[int, int] = {}  # directory inode number -> ref (cycle check)
+        self._stats = {"metadata_blocks": 0, "data_blocks": 0}
+        self._xattr_ids: _Table | None = None
+        self._xattr_region = Region(0, 0)
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            raise SnapFileError(f'cannot open "{self.path}": {_strerror(err)}') from err
+        try:
+            with self._guard():
+                self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- public API ---------------------------------------------------------------------
+
+    def listdir(self, dir: Inode) -> list[tuple[bytes, Inode]]:  # noqa: A002
+        """Entries of ``dir`` in stored (byte-sorted) order, without "." and ".."."""
+        return self._listing(dir)[0]
+
+    def lookup(self, dir: Inode, name: bytes) -> Inode | None:  # noqa: A002
+        return self._listing(dir)[1].get(name)
+
+    def resolve(self, path: str | bytes) -> Inode:
+        """The inode at ``path`` (from the root; ".." is lexical), following no symlink."""
+        raw = os.fsencode(path)
+        trail = [self.root]
+        for part in raw.split(b"/"):
+            if part == b".." and len(trail) > 1:
+                trail.pop()
+            elif part in (b"", b".", b".."):
+                continue
+            elif not trail[-1].is_dir:
+                raise _oserror(NotADirectoryError, errno.ENOTDIR, raw)
+            else:
+                child = self.lookup(trail[-1], part)
+                if child is None:
+                    raise _oserror(FileNotFoundError, errno.ENOENT, raw)
+                trail.append(child)
+        if raw.endswith(b"/") and not trail[-1].is_dir:
+            raise _oserror(NotADirectoryError, errno.ENOTDIR, raw)
+        return trail[-1]
+
+    def read(self, ino: Inode, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``offset``; short at end of file, zeros where sparse."""
+        if not ino.is_reg:
+            code = errno.EISDIR if ino.is_dir else errno.EINVAL
+            raise _oserror(IsADirectoryError if ino.is_dir else OSError, code, b"")
+        if offset < 0 or size < 0:
+            raise ValueError("negative offset or size")
+        end = min(ino.size, offset + size)
+        if offset >= end:
+            return b""
+        bs = self.block_size
+        first, last = offset // bs, (end - 1) // bs
+        parts: list[bytes | memoryview] = []
+        with self._guard():
+            for index in range(first, last + 1):
+                block = self._file_block(ino, index)
+                lo = offset - index * bs if index == first else 0
+                hi = end - index * bs if index == last else len(block)
+                whole = lo == 0 and hi == len(block)
+                parts.append(block if whole else memoryview(block)[lo:hi])
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            return parts[0]  # a whole cached block: no copy
+        return b"".join(parts)
+
+    def read_all(self, ino: Inode) -> bytes:
+        return self.read(ino, 0, ino.size)
+
+    def readlink(self, ino: Inode) -> bytes:
+        if not ino.is_symlink:
+            raise _oserror(OSError, errno.EINVAL, b"")
+        return ino._target
+
+    def xattrs(self, ino: Inode) -> dict[bytes, bytes]:
+        """Extended attributes by full name (b"user.foo")."""
+        if ino.xattr == SQUASHFS_INVALID_XATTR or self._xattr_ids is None:
+            return {}
+        with self._guard():
+            raw = self._table_entry(self._xattr_ids, ino.xattr, sizeof(XattrId))
+            xid = XattrId.from_buffer_copy(raw)
+            return read_xattr_pairs(self._xattr_cursor(xid.xattr), xid.count, self._xattr_cursor)
+
+    def stats(self) -> dict[str, int]:
+        """Blocks read from the file so far (cache misses): for tests and diagnostics."""
+        with self._lock:
+            return dict(self._stats)
+
+    def close(self) -> None:
+        with self._lock:
+            fd, self._fd = getattr(self, "_fd", -1), -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __enter__(self) -> SquashfsImage:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        self.close()
+
+    # -- opening ------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        try:
+            size = os.lseek(self._fd, 0, os.SEEK_END)
+            head = os.pread(self._fd, SUPERBLOCK_SIZE, 0)
+        except OSError as err:
+            raise SnapFileError(f'cannot read "{self.path}": {_strerror(err)}') from err
+        if head[:4] != SQUASHFS_MAGIC.to_bytes(4, "little"):
+            raise SnapFileError(f'cannot open "{self.path}": not a SquashFS image')
+        if len(head) < SUPERBLOCK_SIZE:
+            raise Malformed(f"truncated superblock ({size} bytes)")
+        sb = Superblock.from_buffer_copy(head)
+        if (sb.s_major, sb.s_minor) != (4, 0):
+            raise Malformed(f"unsupported SquashFS version {sb.s_major}.{sb.s_minor}")
+        bs = int(sb.block_size)
+        if not 4096 <= bs <= 1 << 20 or bs & (bs - 1) or sb.block_log != bs.bit_length() - 1:
+            raise Malformed(f"invalid block size {bs} (log {sb.block_log})")
+        if not SUPERBLOCK_SIZE <= sb.bytes_used <= size:
+            raise Malformed(f"truncated: the image is {sb.bytes_used} bytes, the file {size}")
+        if sb.no_ids == 0 or sb.inodes == 0:
+            raise Malformed("no ids or no inodes")
+        self.block_size = bs
+        self.bytes_used = int(sb.bytes_used)
+        self.inode_count = int(sb.inodes)
+        self.compression = self._select_codec(int(sb.compression))
+        self._fragments = int(sb.fragments)
+        self._zeros = bytes(bs)
+        self._read_tables(sb)
+        self.root = self._inode(int(sb.root_inode))
+        if not self.root.is_dir:
+            raise Malformed("the root inode is not a directory")
+        self._dir_refs[self.root.number] = self.root.ref
+
+    def _select_codec(self, compression: int) -> str:
+        name = COMPRESSION_NAMES.get(compression)
+        if name is None:
+            raise Malformed(f"unknown compression {compression}")
+        factories = {
+            "gzip": lambda: decode_gzip,
+            "xz": lambda: decode_xz,
+            "lzma": lambda: decode_lzma,
+            "lzo": _lzo_decoder,
+            "lz4": lz4_decoder,
+            "zstd": zstd_decoder,
+        }
+        try:
+            self._decode: Decoder = factories[name]()
+        except CodecMissingError as err:
+            raise UnsupportedCompressionError(
+                f"cannot read squashfs image {self.path}: {name} compression needs the "
+                f'Python module "{err.module}", which is not installed'
+            ) from err
+        return name
+
+    def _read_tables(self, sb: Any) -> None:
+        """Read the table indexes back to front, each bounding the one before (as Linux)."""
+        next_table = self.bytes_used
+        if sb.xattr_id_table_start != SQUASHFS_INVALID_BLK:
+            start = int(sb.xattr_id_table_start)
+            header = XattrTable.from_buffer_copy(self._pread(start, sizeof(XattrTable)))
+            if header.xattr_ids == 0:
+                raise Malformed("empty xattr id table")
+            index_start = start + sizeof(XattrTable)
+            count = SQUASHFS_XATTR_BLOCKS(header.xattr_ids)
+            self._xattr_ids = self._read_index("xattr id", index_start, count, next_table, start)
+            self._xattr_count = int(header.xattr_ids)
+            next_table = int(header.xattr_table_start)
+            self._xattr_region = Region(next_table, self._xattr_ids.blocks[0].start)
+            if not SUPERBLOCK_SIZE <= next_table < self._xattr_region.end:
+                raise Malformed("xattr table out of range")
+        start = int(sb.id_table_start)
+        ids = self._read_index("id", start, SQUASHFS_ID_BLOCKS(sb.no_ids), next_table, start)
+        next_table = ids.blocks[0].start
+        if sb.lookup_table_start != SQUASHFS_INVALID_BLK:
+            start = int(sb.lookup_table_start)
+            count = SQUASHFS_LOOKUP_BLOCKS(sb.inodes)
+            next_table = self._read_index("export", start, count, next_table, start).blocks[0].start
+        self._fragment_table = _Table(())
+        if self._fragments:
+            start = int(sb.fragment_table_start)
+            count = SQUASHFS_FRAGMENT_INDEXES(self._fragments)
+            self._fragment_table = self._read_index("fragment", start, count, next_table, start)
+            next_table = self._fragment_table.blocks[0].start
+        inode_start, dir_start = int(sb.inode_table_start), int(sb.directory_table_start)
+        if not SUPERBLOCK_SIZE <= inode_start < dir_start < next_table:
+            raise Malformed("inode or directory table out of range")
+        self._inode_region = Region(inode_start, dir_start)
+        self._dir_region = Region(dir_start, next_table)
+        raw = b"".join(self._meta_block(block, block.start)[0] for block in ids.blocks)
+        if len(raw) < 4 * sb.no_ids:
+            raise Malformed("the id table is short")
+        self._ids: tuple[int, ...] = struct.unpack_from(f"<{sb.no_ids}I", raw)
+
+    def _read_index(
+        self, name: str, start: int, count: int, next_table: int, blocks_end: int
+    ) -> _Table:
+        """A table's index: ``count`` u64 block positions, ending exactly at ``next_table``;
+        each block ends where the next starts, the last one at ``blocks_end``."""
+        if start + 8 * count != next_table:
+            raise Malformed(f"{name} table index out of range")
+        starts = struct.unpack(f"<{count}Q", self._pread(start, 8 * count))
+        blocks = tuple(map(Region, starts, (*starts[1:], blocks_end)))
+        if any(not SUPERBLOCK_SIZE <= s < e <= s + MAX_META_DISK for s, e in blocks):
+            raise Malformed(f"{name} table index is invalid")
+        return _Table(blocks)
+
+    # -- metadata -----------------------------------------------------------------------
+
+    def _meta_block(self, region: Region, pos: int) -> tuple[bytes, int]:
+        """The decompressed metadata block at ``pos`` and the position of the next one."""
+        hit = self._meta_cache.get(pos)
+        if hit is None:
+            if not region.start <= pos <= region.end - 2:
+                raise Malformed(f"metadata block at {pos} is outside its table")
+            raw = self._pread(pos, min(MAX_META_DISK, region.end - pos))
+            (word,) = struct.unpack_from("<H", raw)
+            length = SQUASHFS_COMPRESSED_SIZE(word)
+            if length > META or 2 + length > len(raw):
+                raise Malformed(f"metadata block at {pos} has invalid length {length}")
+            data = raw[2 : 2 + length]
+            if SQUASHFS_COMPRESSED(word):
+                data = self._decompress(data, META, f"metadata block at {pos}")
+            hit = (data, pos + 2 + length)
+            self._count("metadata_blocks")
+            self._meta_cache.put(pos, hit)
+        elif not region.start <= pos < hit[1] <= region.end:
+            raise Malformed(f"metadata block at {pos} is outside its table")
+        return hit
+
+    def _table_entry(self, table: _Table, index: int, size: int) -> bytes:
+        block, offset = divmod(index * size, META)
+        region = table.blocks[block]
+        data = self._meta_block(region, region.start)[0]
+        if offset + size > len(data):
+            raise Malformed(f"table entry {index} is past its block")
+        return data[offset : offset + size]
+
+    def _inode(self, ref: int) -> Inode:
+        block, offset = SQUASHFS_INODE_BLK(ref), SQUASHFS_INODE_OFFSET(ref)
+        if ref >> 48 or offset >= META:
+            raise Malformed(f"invalid inode reference {ref:#x}")
+        region = self._inode_region
+        cur = Cursor(self._meta_block, region, region.start + block, offset)
+        head = cur.struct(InodeHeader)
+        kind = int(head.inode_type)
+        if kind not in inomap:
+            raise Malformed(f"inode {ref:#x} has invalid type {kind}")
+        body = cur.struct(inomap[kind])
+        if max(head.uid, head.guid) >= len(self._ids):
+            raise Malformed(f"inode {ref:#x} has an invalid uid/gid index")
+        if not 1 <= head.inode_number <= self.inode_count:
+            raise Malformed(f"inode {ref:#x} has invalid number {head.inode_number}")
+        fields: dict[str, Any] = {
+            "ref": ref, "number": int(head.inode_number),
+            "mode": SQUASHFS_LOOKUP_TYPE[kind] | (head.mode & 0o7777),
+            "uid": self._ids[head.uid], "gid": self._ids[head.guid], "mtime": int(head.mtime),
+            "size": 0, "nlink": int(getattr(body, "nlink", 1)), "rdev": 0,
+            "xattr": int(body.xattr),
+        }  # fmt: skip
+        if kind in (Type.DIR, Type.LDIR):
+            if body.file_size < 3 or body.offset >= META:
+                raise Malformed(f"directory inode {ref:#x} is invalid")
+            fields.update(size=int(body.file_size), _start=int(body.start_block),
+                          _offset=int(body.offset), _parent=int(body.parent_inode))  # fmt: skip
+        elif kind in (Type.FILE, Type.LREG):
+            size, fragment, bs = int(body.file_size), int(body.fragment), self.block_size
+            if fragment != SQUASHFS_INVALID_FRAG and (
+                fragment >= self._fragments or body.offset + size % bs > bs
+            ):
+                raise Malformed(f"file inode {ref:#x} has an invalid fragment")
+            fields.update(size=size, _start=int(body.start_block), _offset=int(body.offset),
+                          _fragment=fragment, _blocklist=cur.block << 16 | cur.offset)  # fmt: skip
+        elif kind in (Type.SYMLINK, Type.LSYMLINK):
+            if not 0 < body.symlink_size <= SYMLINK_MAX:
+                raise Malformed(f"symlink inode {ref:#x} has invalid size {body.symlink_size}")
+            fields.update(size=int(body.symlink_size), _target=cur.read(body.symlink_size))
+            if kind == Type.LSYMLINK:
+                fields["xattr"] = cur.unpack("<I")[0]
+        elif kind in (Type.BLKDEV, Type.CHRDEV, Type.LBLKDEV, Type.LCHRDEV):
+            fields["rdev"] = os.makedev(*decode_rdev(int(body.rdev)))
+        xattr = fields["xattr"]
+        if xattr != SQUASHFS_INVALID_XATTR and (
+            self._xattr_ids is None or xattr >= self._xattr_count
+        ):
+            raise Malformed(f"inode {ref:#x} has invalid xattr index {xattr}")
+        return Inode(**fields)
+
+    # -- directories --------------------------------------------------------------------
+
+    def _listing(self, d: Inode) -> Listing:
+        if not d.is_dir:
+            raise _oserror(NotADirectoryError, errno.ENOTDIR, b"")
+        listing = self._dirs.get(d.ref)
+        if listing is None:
+            with self._guard():
+                entries = self._read_dir(d)
+            listing = (entries, dict(entries))
+            self._dirs.put(d.ref, listing)
+        return listing
+
+    def _read_dir(self, d: Inode) -> list[tuple[bytes, Inode]]:
+        """Parse a listing.  ``remaining`` counts down the stated size and every step
+        consumes bytes, so a lying size ends in an error, never in a loop."""
+        region = self._dir_region
+        cur = Cursor(self._meta_block, region, region.start + d._start, d._offset)
+        remaining = d.size - 3  # squashfs counts "." and ".." as 3 bytes
+        entries: list[tuple[bytes, Inode]] = []
+        names: set[bytes] = set()
+        while remaining > 0:
+            head = cur.struct(DirHeader)
+            remaining -= sizeof(DirHeader)
+            if remaining < 0 or head.count >= DIR_COUNT_MAX:
+                raise Malformed(f"directory inode {d.number} has an invalid header")
+            for _ in range(head.count + 1):
+                entry = cur.struct(DirEntry)
+                length = entry.size + 1
+                remaining -= sizeof(DirEntry) + length
+                if remaining < 0 or length > SQUASHFS_NAME_LEN:
+                    raise Malformed(f"directory inode {d.number} has an invalid entry")
+                name = cur.read(length)
+                if name in (b".", b"..") or b"/" in name or b"\0" in name or name in names:
+                    raise Malformed(f"directory inode {d.number} has invalid name {name!r}")
+                names.add(name)
+                child = self._inode(head.start_block << 16 | entry.offset)
+                self._check_entry(d, child, entry, head)
+                entries.append((name, child))
+        return entries
+
+    def _check_entry(self, d: Inode, child: Inode, entry: Any, head: Any) -> None:
+        """An entry must agree with its inode, and a subdirectory must name ``d`` as its
+        parent and be the only directory with its number.  With the root never listed,
+        that makes the directories a tree, so no walker can loop."""
+        kind = int(entry._type)
+        if (
+            not Type.DIR <= kind <= Type.SOCKET
+            or SQUASHFS_LOOKUP_TYPE[kind] != stat.S_IFMT(child.mode)
+            or child.number != (head.inode_number + entry.inode_number) & 0xFFFFFFFF
+        ):
+            raise Malformed(f"directory inode {d.number} has an inconsistent entry")
+        if child.is_dir:
+            with self._lock:
+                known = self._dir_refs.setdefault(child.number, child.ref)
+            if child._parent != d.number or known != child.ref or child.ref == self.root.ref:
+                raise Malformed(f"directory inode {child.number} is linked more than once")
+
+    # -- file data ----------------------------------------------------------------------
+
+    def _file_block(self, ino: Inode, index: int) -> bytes:
+        bs = self.block_size
+        length = min(bs, ino.size - index * bs)
+        blocks = self._blocklist(ino)
+        if index < len(blocks.words):
+            word = blocks.words[index]
+            if SQUASHFS_COMPRESSED_SIZE_BLOCK(word) == 0:
+                return self._zeros[:length]
+            return self._data_block(blocks.starts[index], word, length)
+        entry = FragmentEntry.from_buffer_copy(
+            self._table_entry(self._fragment_table, ino._fragment, sizeof(FragmentEntry))
+        )
+        block = self._data_block(int(entry.start_block), int(entry.size), None)
+        if ino._offset + length > len(block):
+            raise Malformed(f"fragment {ino._fragment} is too short")
+        return block[ino._offset : ino._offset + length]
+
+    def _blocklist(self, ino: Inode) -> _BlockList:
+        blocks = self._blocklists.get(ino.ref)
+        if blocks is None:
+            bs = self.block_size
+            full = ino._fragment == SQUASHFS_INVALID_FRAG
+            count = (ino.size + bs - 1) // bs if full else ino.size // bs
+            pos, offset = ino._blocklist >> 16, ino._blocklist & 0xFFFF
+            words = array("I", Cursor(self._meta_block, self._inode_region, pos, offset).read(
+                4 * count
+            ))  # fmt: skip
+            if sys.byteorder == "big":
+                words.byteswap()
+            sizes = (SQUASHFS_COMPRESSED_SIZE_BLOCK(word) for word in words)
+            # Each block is checked against the data area when it is read.
+            blocks = _BlockList(words, array("Q", accumulate(sizes, initial=ino._start)))
+            self._blocklists.put(ino.ref, blocks)
+        return blocks
+
+    def _data_block(self, start: int, word: int, expected: int | None) -> bytes:
+        """A decompressed data or fragment block; data blocks have an ``expected`` size."""
+        key = (start, word)
+        data = self._data_cache.get(key)
+        if data is None:
+            size = SQUASHFS_COMPRESSED_SIZE_BLOCK(word)
+            if size > self.block_size or word >> 25:
+                raise Malformed(f"data block at {start} has invalid size {size}")
+            if not SUPERBLOCK_SIZE <= start <= self._inode_region.start - size:
+                raise Malformed(f"data block at {start} is outside the data area")
+            data = self._pread(start, size)
+            if SQUASHFS_COMPRESSED_BLOCK(word):
+                data = self._decompress(data, self.block_size, f"data block at {start}")
+            self._count("data_blocks")
+            self._data_cache.put(key, data)
+        if expected is not None and len(data) != expected:
+            raise Malformed(f"data block at {start} holds {len(data)} bytes, not {expected}")
+        return data
+
+    def _xattr_cursor(self, ref: int) -> Cursor:
+        offset = ref & 0xFFFF
+        if ref >> 48 or offset >= META:
+            raise Malformed(f"invalid xattr reference {ref:#x}")
+        region = self._xattr_region
+        return Cursor(self._meta_block, region, region.start + (ref >> 16), offset)
+
+    # -- low level ----------------------------------------------------------------------
+
+    def _pread(self, pos: int, length: int) -> bytes:
+        fd = self._fd
+        if fd < 0:
+            raise SnapFileError(f"cannot read squashfs image {self.path}: it is closed")
+        try:
+            data = os.pread(fd, length, pos)
+        except OSError as err:
+            raise SnapFileError(
+                f"cannot read squashfs image {self.path}: {_strerror(err)}"
+            ) from err
+        if len(data) != length:
+            raise Malformed(f"truncated: cannot read {length} bytes at {pos}")
+        return data
+
+    def _decompress(self, src: bytes, limit: int, what: str) -> bytes:
+        try:
+            return self._decode(src, limit)
+        except Exception as err:  # each codec module raises its own error types
+            raise Malformed(f"cannot decompress {what}: {err}") from err
+
+    def _count(self, counter: str) -> None:
+        with self._lock:
+            self._stats[counter] += 1
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn Malformed, and any low-level error bad input could still cause, into a
+        CorruptImageError naming the image."""
+        try:
+            yield
+        except (Malformed, struct.error, ValueError, IndexError, OverflowError) as err:
+            what = str(err) if isinstance(err, Malformed) else f"malformed data ({err})"
+            raise CorruptImageError(f"cannot read squashfs image {self.path}: {what}") from err
+
+
+def _lzo_decoder() -> Decoder:
+    """PySquashfsImage's LZO wrapper is sound: python-lzo bounds output by ``outsize``."""
+    try:
+        compressor = LZOCompressor()
+    except ImportError as err:
+        raise CodecMissingError("lzo") from err
+
+    def decode(src: bytes, limit: int) -> bytes:
+        out: bytes = compressor.uncompress(src, len(src), limit)
+        return out
+
+    return decode
+
+
+def _strerror(err: OSError) -> str:
+    text = err.strerror or str(err)
+    return text[:1].lower() + text[1:]
+
+
+def _oserror(cls: type[OSError], code: int, path: bytes) -> OSError:
+    if path:
+        return cls(code, os.strerror(code), os.fsdecode(path))
+    return cls(code, os.strerror(code))

@@ -1,0 +1,145 @@
+"""What usersnapd remembers about installed snaps, as plain values.
+
+Mirrors snapd's ``SnapState``: per snap an ordered *sequence* of kept revisions and
+which one is current.  Pure: no I/O here; :mod:`usersnap.state.store` persists it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+SCHEMA_VERSION = 1
+#: snapd's ``refresh.retain`` default on classic systems.
+DEFAULT_RETAIN = 2
+
+_LOCAL_REV = re.compile(r"^x([1-9][0-9]*)$")
+
+
+def is_local_revision(revision: str) -> bool:
+    return bool(_LOCAL_REV.match(revision))
+
+
+def revision_sort_key(revision: str) -> tuple[int, int]:
+    """Store revisions sort numerically; local ones (x1, x2, ...) by their number."""
+    m = _LOCAL_REV.match(revision)
+    if m:
+        return (0, int(m.group(1)))
+    return (1, int(revision)) if revision.isdigit() else (2, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionState:
+    revision: str
+    version: str
+    #: seconds since the epoch when this revision was installed
+    installed_at: float
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SnapState:
+    name: str
+    sequence: tuple[RevisionState, ...]
+    current: str
+    active: bool = True
+    #: the snap's type from snap.yaml (app, base, os...), cached for listing
+    type: str = "app"
+
+    def revision(self, revision: str) -> RevisionState | None:
+        return next((r for r in self.sequence if r.revision == revision), None)
+
+    @property
+    def current_state(self) -> RevisionState:
+        rev = self.revision(self.current)
+        if rev is None:  # pragma: no cover - guarded by State.validate
+            raise ValueError(f"snap {self.name!r} has no revision {self.current!r}")
+        return rev
+
+    def next_local_revision(self) -> str:
+        """snapd's rule: one below the smallest local revision kept, x1 when none is."""
+        local = [revision_sort_key(r.revision)[1] for r in self.sequence
+                 if is_local_revision(r.revision)]
+        return f"x{max(local) + 1}" if local else "x1"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    snaps: dict[str, SnapState] = field(default_factory=dict)
+    last_change_id: int = 0
+
+    def with_snap(self, snap: SnapState | None, name: str) -> State:
+        snaps = dict(self.snaps)
+        if snap is None:
+            snaps.pop(name, None)
+        else:
+            snaps[name] = snap
+        return replace(self, snaps=snaps)
+
+
+def add_revision(
+    current: SnapState | None, name: str, rev: RevisionState, snap_type: str,
+    retain: int = DEFAULT_RETAIN,
+) -> tuple[SnapState, tuple[RevisionState, ...]]:
+    """Append ``rev`` and make it current; return the new state and the revisions dropped."""
+    old = current.sequence if current else ()
+    sequence = (*(r for r in old if r.revision != rev.revision), rev)
+    dropped = sequence[:-retain] if len(sequence) > retain else ()
+    kept = sequence[len(dropped):]
+    return SnapState(name=name, sequence=kept, current=rev.revision, type=snap_type), dropped
+
+
+def drop_revision(snap: SnapState, revision: str) -> SnapState | None:
+    """Remove one revision; None when it was the last one."""
+    kept = tuple(r for r in snap.sequence if r.revision != revision)
+    if not kept:
+        return None
+    current = snap.current if snap.current != revision else kept[-1].revision
+    return replace(snap, sequence=kept, current=current)
+
+
+def to_json(state: State) -> dict[str, object]:
+    return {
+        "schema-version": SCHEMA_VERSION,
+        "last-change-id": state.last_change_id,
+        "snaps": {
+            name: {
+                "current": s.current,
+                "active": s.active,
+                "type": s.type,
+                "sequence": [
+                    {"revision": r.revision, "version": r.version,
+                     "installed-at": r.installed_at, "size": r.size}
+                    for r in s.sequence
+                ],
+            }
+            for name, s in sorted(state.snaps.items())
+        },
+    }
+
+
+def from_json(data: object) -> State:
+    """Parse state.json; raises ValueError naming what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("top level is not an object")
+    version = data.get("schema-version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"unsupported schema-version {version!r}")
+    snaps: dict[str, SnapState] = {}
+    raw_snaps = data.get("snaps", {})
+    if not isinstance(raw_snaps, dict):
+        raise ValueError("snaps is not an object")
+    for name, raw in raw_snaps.items():
+        if not isinstance(raw, dict) or not isinstance(raw.get("sequence"), list):
+            raise ValueError(f"snap {name!r} is malformed")
+        seq = tuple(
+            RevisionState(revision=str(r["revision"]), version=str(r["version"]),
+                          installed_at=float(r["installed-at"]), size=int(r.get("size", 0)))
+            for r in raw["sequence"]
+        )
+        snap = SnapState(name=name, sequence=seq, current=str(raw["current"]),
+                         active=bool(raw.get("active", True)), type=str(raw.get("type", "app")))
+        if not seq or snap.revision(snap.current) is None:
+            raise ValueError(f"snap {name!r} has no current revision")
+        snaps[name] = snap
+    return State(snaps=snaps, last_change_id=int(data.get("last-change-id", 0)))
