@@ -152,7 +152,7 @@ def _unsquashfs_lln(image: Path) -> dict[bytes, tuple[bytes, ...]]:
     out = subprocess.run(
         ["unsquashfs", "-lln", "-UTC", str(image)], check=True, capture_output=True, timeout=120
     ).stdout
-    listing = {}
+    listing: dict[bytes, tuple[bytes, ...]] = {}
     for line in out.splitlines():
         match = _LLN.match(line)
         if match:
@@ -212,7 +212,7 @@ def assert_matches_unsquashfs(image: Path, edge: Edge) -> None:
             elif ino.is_reg:
                 data = img.read_all(ino)
                 assert len(data) == ino.size
-                assert hashlib.sha256(data).digest() == hashlib.sha256(_read_extracted(local)).digest()
+                assert data == _read_extracted(local), path
             if not ino.is_symlink:
                 assert img.xattrs(ino) == _lxattrs(local), path
         if edge.xattrs and image.name.startswith(("xz.", "gzip.")):
@@ -298,12 +298,17 @@ def test_resolve(edge: Edge) -> None:
 
 
 def test_threads_read_in_parallel(edge: Edge) -> None:
-    """8 threads over one image with tiny caches, so they constantly evict each other."""
+    """8 threads over one image with small caches, so they keep evicting each other."""
     image = _image(edge, "xz")
     dest = _extract(image)
-    with SquashfsImage(image, cache_blocks=4, metadata_cache_blocks=4, dir_cache_entries=64) as img:
-        files = [p for p, ino in _walk(img).items() if ino.is_reg and ino.size]
-        expected = {p: hashlib.sha256(_read_extracted(dest / os.fsdecode(p[1:]))).digest() for p in files}
+    with SquashfsImage(image, cache_blocks=4, metadata_cache_blocks=16) as img:
+        files = [
+            p for p, ino in _walk(img).items()
+            if ino.is_reg and ino.size and not (p.startswith(b"/many/") and p[-1] % 10)
+        ]  # fmt: skip
+        expected = {
+            p: hashlib.sha256(_read_extracted(dest / os.fsdecode(p[1:]))).digest() for p in files
+        }
 
         def worker(seed: int) -> dict[bytes, bytes]:
             order = files[:]
@@ -332,13 +337,13 @@ def many_files_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_open_reads_no_directory(many_files_image: Path) -> None:
     with SquashfsImage(many_files_image) as img:
         assert img.inode_count == 20_021
-        assert img.stats()["metadata_blocks"] <= 2  # id table + the root inode's block
+        assert img.stats()["metadata_blocks"] <= 2  # the id table + the root inode's block
         dirs = img.listdir(img.root)
         assert len(dirs) == 20
-        after_root = img.stats()["metadata_blocks"]
-        assert after_root <= 4
-        assert len(img.listdir(dirs[0][1])) == 1000
-        assert img.stats()["metadata_blocks"] - after_root < 20  # of ~130 in the image
+        # the root listing + one inode block per subdirectory (each follows its files)
+        assert img.stats()["metadata_blocks"] <= 2 + 2 + 20
+        assert sum(len(img.listdir(ino)) for _name, ino in dirs) == 20_000
+        assert img.stats()["metadata_blocks"] > 100  # what a full scan at open would cost
 
 
 def test_stock_library_scans_everything_at_open(
@@ -415,8 +420,8 @@ def test_stock_library_shares_one_file_position(edge: Edge) -> None:
     class Interleaved(io.FileIO):
         other: object = None
 
-        def read(self, size: int = -1) -> bytes:
-            if self.other is not None and size > 4096:
+        def read(self, size: int | None = -1) -> bytes:
+            if self.other is not None and size is not None and size > 4096:
                 other, self.other = self.other, None
                 stock.read_file(other)  # "thread B" moves the shared position
             return super().read(size)
@@ -425,7 +430,7 @@ def test_stock_library_shares_one_file_position(edge: Edge) -> None:
     Interleaved.other = stock.select("b").inode
     try:
         result: bytes | Exception = stock.read_file(stock.select("a").inode)
-    except Exception as err:  # noqa: BLE001 - any failure demonstrates the defect
+    except Exception as err:
         result = err
     finally:
         Interleaved.other = None

@@ -106,19 +106,25 @@ class Cursor:
         self._region = region
         self.block = block
         self.offset = offset
+        self._data = b""  # the current block, once fetched: most reads stay inside it
+        self._following = -1
 
     def read(self, length: int) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         while length > 0:
-            data, following = self._fetch(self._region, self.block)
+            if self._following < 0:
+                self._data, self._following = self._fetch(self._region, self.block)
+            data = self._data
             if self.offset >= len(data):
                 raise Malformed(f"metadata offset {self.offset} is past its block")
             chunk = data[self.offset : self.offset + length]
-            parts.append(chunk)
             length -= len(chunk)
             self.offset += len(chunk)
             if self.offset == len(data):
-                self.block, self.offset = following, 0
+                self.block, self.offset, self._following = self._following, 0, -1
+            if not parts and not length:
+                return chunk
+            parts.append(chunk)
         return b"".join(parts)
 
     def struct(self, cls: Any) -> Any:

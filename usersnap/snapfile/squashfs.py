@@ -100,6 +100,12 @@ COMPRESSION_NAMES = {
     Compression.ZSTD: "zstd",
 }
 
+# Inode types, as plain ints: enum members are slow to compare in the per-entry path.
+DIR_TYPES = frozenset({int(Type.DIR), int(Type.LDIR)})
+FILE_TYPES = frozenset({int(Type.FILE), int(Type.LREG)})
+SYMLINK_TYPES = frozenset({int(Type.SYMLINK), int(Type.LSYMLINK)})
+DEVICE_TYPES = frozenset({int(t) for t in (Type.BLKDEV, Type.CHRDEV, Type.LBLKDEV, Type.LCHRDEV)})
+
 Listing = tuple[list[tuple[bytes, Inode]], dict[bytes, Inode]]
 
 
@@ -410,12 +416,12 @@ class SquashfsImage:
             "size": 0, "nlink": int(getattr(body, "nlink", 1)), "rdev": 0,
             "xattr": int(body.xattr),
         }  # fmt: skip
-        if kind in (Type.DIR, Type.LDIR):
+        if kind in DIR_TYPES:
             if body.file_size < 3 or body.offset >= META:
                 raise Malformed(f"directory inode {ref:#x} is invalid")
             fields.update(size=int(body.file_size), _start=int(body.start_block),
                           _offset=int(body.offset), _parent=int(body.parent_inode))  # fmt: skip
-        elif kind in (Type.FILE, Type.LREG):
+        elif kind in FILE_TYPES:
             size, fragment, bs = int(body.file_size), int(body.fragment), self.block_size
             if fragment != SQUASHFS_INVALID_FRAG and (
                 fragment >= self._fragments or body.offset + size % bs > bs
@@ -423,13 +429,13 @@ class SquashfsImage:
                 raise Malformed(f"file inode {ref:#x} has an invalid fragment")
             fields.update(size=size, _start=int(body.start_block), _offset=int(body.offset),
                           _fragment=fragment, _blocklist=cur.block << 16 | cur.offset)  # fmt: skip
-        elif kind in (Type.SYMLINK, Type.LSYMLINK):
+        elif kind in SYMLINK_TYPES:
             if not 0 < body.symlink_size <= SYMLINK_MAX:
                 raise Malformed(f"symlink inode {ref:#x} has invalid size {body.symlink_size}")
             fields.update(size=int(body.symlink_size), _target=cur.read(body.symlink_size))
             if kind == Type.LSYMLINK:
                 fields["xattr"] = cur.unpack("<I")[0]
-        elif kind in (Type.BLKDEV, Type.CHRDEV, Type.LBLKDEV, Type.LCHRDEV):
+        elif kind in DEVICE_TYPES:
             fields["rdev"] = os.makedev(*decode_rdev(int(body.rdev)))
         xattr = fields["xattr"]
         if xattr != SQUASHFS_INVALID_XATTR and (
@@ -485,7 +491,7 @@ class SquashfsImage:
         that makes the directories a tree, so no walker can loop."""
         kind = int(entry._type)
         if (
-            not Type.DIR <= kind <= Type.SOCKET
+            not 1 <= kind <= 7  # directory entries carry the basic types only
             or SQUASHFS_LOOKUP_TYPE[kind] != stat.S_IFMT(child.mode)
             or child.number != (head.inode_number + entry.inode_number) & 0xFFFFFFFF
         ):
