@@ -6,7 +6,6 @@ socket paths are limited to 107 bytes), so no test touches the real user.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator

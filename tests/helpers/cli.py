@@ -22,11 +22,11 @@ class Usersnap:
     dirs: Dirs
 
     def run(self, *args: str, check: bool = True, timeout: float = 60,
-            env: dict[str, str] | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, stdin: str | None = None,
             ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "usersnap", *args], capture_output=True, text=True,
-            timeout=timeout, env={**os.environ, **(env or {})}, input=input, check=False,
+            timeout=timeout, env={**os.environ, **(env or {})}, input=stdin, check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

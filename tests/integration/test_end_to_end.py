@@ -68,7 +68,8 @@ def test_install_list_info_run(us: Usersnap, tmp_path: Path) -> None:
     assert listing[1].split() == ["probe", "1.0", "x1", "-", "-", "-"]
 
     run = us.run("run", "probe", "extra arg")
-    assert run.stdout.splitlines() == ["args:first probe extra arg", "TOP=top-probe APPVAR=top-probe-app"]
+    assert run.stdout.splitlines() == [
+        "args:first probe extra arg", "TOP=top-probe APPVAR=top-probe-app"]
 
     info = us.run("info", "probe").stdout
     assert "name:      probe" in info and "  - probe.sh" in info
@@ -238,8 +239,9 @@ def test_daemon_starts_once_and_leaves_when_idle(tmp_path: Path) -> None:
             assert p.wait(timeout=60) == 0
         pid = us.daemon_pid()
         assert pid is not None
-        daemons = [d for d in os.listdir("/proc") if d.isdigit()
-                   and _cmdline(int(d)).startswith(b"%s\0-m\0usersnap.daemon" % sys.executable.encode())]
+        prefix = b"%s\0-m\0usersnap.daemon" % sys.executable.encode()
+        daemons = [d for d in os.listdir("/proc")
+                   if d.isdigit() and _cmdline(int(d)).startswith(prefix)]
         assert len([d for d in daemons if _environ_root(int(d)) == str(us.dirs.root)]) == 1
         assert us.wait_daemon_gone(30), "idle daemon did not exit"
         assert not os.path.ismount(us.dirs.mount)

@@ -71,11 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guard(lambda: module.execute(args))
 
 
+def one_line(message: str) -> str:
+    """Fold snapd's multi-line reasons (yaml type errors) onto one line; a failed change's
+    task list stays as snap prints it."""
+    if message.startswith("cannot perform the following tasks:"):
+        return message
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
 def _guard(fn: Callable[[], int]) -> int:
     try:
         return fn()
     except UsersnapError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(str(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -37,8 +37,8 @@ def human_time(epoch: float, now: float | None = None) -> str:
     """snap's relative dates: ``today at 15:04 UTC``, ``yesterday at …``, else a date."""
     now = time.time() if now is None else now
     t = time.localtime(epoch)
-    days = (time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1))
-            - time.mktime(t[:3] + (0, 0, 0, 0, 0, -1))) // 86400
+    days = (time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))
+            - time.mktime((*t[:3], 0, 0, 0, 0, 0, -1))) // 86400
     clock = time.strftime("%H:%M %Z", t)
     if days == 0:
         return f"today at {clock}"

@@ -104,7 +104,7 @@ class Api:
     async def list_snaps(self, req: Request, args: list[str]) -> Response:
         select = _query(req, "select")
         wanted = [n for n in _query(req, "snaps").split(",") if n]
-        out = []
+        out: list[dict[str, object]] = []
         for name in sorted(self.manager.state.snaps):
             if wanted and name not in wanted:
                 continue

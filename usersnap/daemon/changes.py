@@ -30,7 +30,7 @@ CRASH_AT = os.environ.get("USERSNAP_CRASH_AT", "")
 
 
 def _failpoint(when: str, kind: str) -> None:
-    if CRASH_AT == f"{when}:{kind}":
+    if f"{when}:{kind}" == CRASH_AT:
         log.warning("failpoint %s:%s: killing myself", when, kind)
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -131,17 +131,17 @@ async def _watch_signals(scope: trio.CancelScope) -> None:
 
 
 async def _watch_idle(dirs: Dirs, manager: SnapManager, fs: SnapFS, activity: Activity,
-                      timeout: float, scope: trio.CancelScope) -> None:
+                      idle_after: float, scope: trio.CancelScope) -> None:
     while True:
-        await trio.sleep(min(1.0, timeout))
-        if time.monotonic() - activity.last < timeout:
+        await trio.sleep(min(1.0, idle_after))
+        if time.monotonic() - activity.last < idle_after:
             continue
         if manager.changes is not None and manager.changes.busy():
             continue
         if fs.open_handles() or await trio.to_thread.run_sync(runs_in_progress, dirs):
             activity.last = time.monotonic()
             continue
-        log.info("idle for %.0f s, exiting", timeout)
+        log.info("idle for %.0f s, exiting", idle_after)
         scope.cancel()
         return
 

@@ -9,6 +9,7 @@ left over by a crash on either side of that commit is removed by
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -214,7 +215,7 @@ class SnapManager:
         def discard_old(ctx: TaskContext) -> None:
             for rev in dropped:
                 ctx.log(f"discarding revision {rev.revision}")
-                self._on_trio(lambda r=rev.revision: self._detach(name, r))
+                self._on_trio(functools.partial(self._detach, name, rev.revision))
                 files.remove_blob(self.dirs, name, rev.revision)
                 files.remove_revision_data(self.dirs, name, rev.revision)
 
@@ -265,7 +266,7 @@ class SnapManager:
 
         def discard(ctx: TaskContext) -> None:
             for rev in revisions:
-                self._on_trio(lambda r=rev: self._detach(name, r))
+                self._on_trio(functools.partial(self._detach, name, rev))
                 files.remove_blob(self.dirs, name, rev)
                 files.remove_revision_data(self.dirs, name, rev)
             if whole:

@@ -27,6 +27,7 @@ from usersnap.meta.gostd import (
     go_parse_float,
     go_parse_int,
     go_parse_uint,
+    go_quote,
 )
 
 _Parser: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
@@ -91,32 +92,157 @@ class Node:
 
 
 # --- composing ----------------------------------------------------------------------------
+#
+# PyYAML's C parser is libyaml 0.2.5; yaml.v2 is a Go port of libyaml 0.1.  Their scanners
+# differ in a few corners: 0.2 refuses "x:" right before , ? [ ] { } in a flow collection
+# (0.1 keeps the colon in the scalar), 0.2 allows "?" inside a flow plain scalar (0.1 ends
+# the scalar there, which always leads to a parse error), 0.2 refuses the escape \' in
+# double quotes (0.1 reads a quote) and "," "[" "]" in a tag (0.1 keeps them).  We let
+# libyaml 0.2 parse, patch the source where it refuses what 0.1 takes, and fail where 0.1
+# would.
+
+_COLON = "\ue000"  # stands for a ":" 0.2 refuses, inside a plain scalar
+_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def compose(data: bytes | str) -> Node | None:
     """The first document's root node (None for an empty stream), as yaml.v2 builds it."""
     if not data:
         data = "\n"
-    anchors: dict[str, Node] = {}
-    events = _events(data)
+    text = _decode(data)
+    for _ in range(1000):
+        try:
+            return _Composer(data if text is None else text, text).first_document()
+        except yaml.MarkedYAMLError as err:
+            patched = _patch_for_libyaml_01(text, err)
+            if patched is None:
+                raise GoYamlError(_syntax_message(err)) from None
+            text = patched
+        except yaml.reader.ReaderError as err:
+            raise GoYamlError("yaml: " + err.reason) from None
+        except yaml.YAMLError as err:  # pragma: no cover - libyaml reports the kinds above
+            raise GoYamlError(f"yaml: {err}") from None
+    raise GoYamlError("yaml: document too irregular")  # pragma: no cover
+
+
+def _decode(data: bytes | str) -> str | None:
+    """The text libyaml reads, when we can patch it (UTF-8 input)."""
+    if isinstance(data, str):
+        return None if _COLON in data else data
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
     try:
-        for event in events:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    return None if _COLON in text else text
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """Where libyaml's (line, column) mark points into ``text``."""
+    start = 0
+    for _ in range(line):
+        found = _BREAKS.search(text, start)
+        if found is None:
+            return len(text)
+        start = found.end()
+    return start + column
+
+
+def _patch_for_libyaml_01(text: str | None, err: yaml.MarkedYAMLError) -> str | None:
+    mark = err.problem_mark
+    if text is None or mark is None or not isinstance(err, yaml.scanner.ScannerError):
+        return None
+    at = _offset(text, mark.line, mark.column)
+    if err.problem == "found unexpected ':'" and text[at : at + 1] == ":":
+        return text[:at] + _COLON + text[at + 1 :]
+    if err.problem == "found unknown escape character" and text[at : at + 2] == "\\'":
+        return text[:at] + text[at + 1 :]
+    if err.context == "while scanning a tag" and text[at : at + 1] in (",", "[", "]"):
+        return text[:at] + f"%{ord(text[at]):02X}" + text[at + 1 :]  # 0.1 keeps them in tags
+    return None
+
+
+class _Composer:
+    """Builds yaml.v2's node tree from libyaml's events for the first document."""
+
+    def __init__(self, source: bytes | str, text: str | None) -> None:
+        self.source = source
+        self.text = text
+        self.anchors: dict[str, Node] = {}
+        self.events = _events(source)
+
+    def first_document(self) -> Node | None:
+        for event in self.events:
             if isinstance(event, yaml.DocumentStartEvent):
                 if event.version not in (None, (1, 1)):
-                    # libyaml >= 0.2 takes %YAML 1.2; yaml.v2's port of 0.1 does not
+                    # libyaml 0.2 takes %YAML 1.2; 0.1 does not
                     line = event.start_mark.line if event.start_mark else 0
                     where = f"line {line}: " if line else ""
                     raise GoYamlError(f"yaml: {where}found incompatible YAML document")
-                root = _compose_node(next(events), events, anchors)
-                next(events)  # DocumentEndEvent: yaml.v2 expects it and reads no further
+                root = self.node(next(self.events), "")
+                next(self.events)  # DocumentEndEvent: yaml.v2 expects it and reads no further
                 return root
-    except yaml.MarkedYAMLError as err:
-        raise GoYamlError(_syntax_message(err)) from None
-    except yaml.reader.ReaderError as err:
-        raise GoYamlError("yaml: " + err.reason) from None
-    except yaml.YAMLError as err:  # pragma: no cover - libyaml reports the kinds above
-        raise GoYamlError(f"yaml: {err}") from None
-    return None
+        return None
+
+    def node(self, event: Any, flow: str) -> Node:
+        """``flow`` is "]" or "}" inside a flow sequence or mapping, else ""."""
+        kind = type(event)
+        line = event.start_mark.line
+        if kind is yaml.AliasEvent:
+            target = self.anchors.get(event.anchor)
+            if target is None:
+                raise GoYamlError(f"yaml: unknown anchor '{event.anchor}' referenced")
+            return Node(ALIAS, line, value=event.anchor, alias=target)
+        if kind is yaml.ScalarEvent:
+            value = event.value
+            if flow and not event.style:  # plain
+                if "?" in value:
+                    self.question_mark(event, flow)
+                value = value.replace(_COLON, ":")
+            elif event.style == '"' and "/" in value:
+                self.slash_escape(event)
+            node = Node(SCALAR, line, event.tag or "", value, event.implicit[0])
+        elif kind is yaml.SequenceStartEvent:
+            node = Node(SEQUENCE, line, event.tag or "")
+        else:
+            node = Node(MAPPING, line, event.tag or "")
+        if event.anchor is not None:
+            self.anchors[event.anchor] = node  # before the children: they may refer to it
+        if kind is not yaml.ScalarEvent:
+            inner = ("]" if kind is yaml.SequenceStartEvent else "}") if event.flow_style else flow
+            children = node.children
+            for child in self.events:
+                if type(child) in _END_EVENTS:
+                    break
+                children.append(self.node(child, inner))
+        return node
+
+    def question_mark(self, event: Any, flow: str) -> None:
+        """libyaml 0.1 ends a flow plain scalar at "?" and then finds a key indicator where
+        a "," or the closing bracket must come: a parse error on the line of the "?"."""
+        line = event.start_mark.line
+        if self.text is not None:
+            start = _offset(self.text, line, event.start_mark.column)
+            line += len(_BREAKS.findall(self.text, start, self.text.index("?", start)))
+        where = f"line {line}: " if line else ""
+        raise GoYamlError(f"yaml: {where}did not find expected ',' or '{flow}'")
+
+
+    def slash_escape(self, event: Any) -> None:
+        """``\\/`` is a YAML 1.2 escape: libyaml 0.1 does not know it."""
+        if self.text is None:
+            return
+        start = _offset(self.text, event.start_mark.line, event.start_mark.column)
+        end = _offset(self.text, event.end_mark.line, event.end_mark.column)
+        index = self.text.find("\\", start, end)
+        while index >= 0:
+            if self.text[index + 1] == "/":
+                line = event.start_mark.line + len(_BREAKS.findall(self.text, start, index))
+                where = line + 1 if line else event.start_mark.line
+                prefix = f"line {where}: " if where else ""
+                raise GoYamlError(f"yaml: {prefix}found unknown escape character")
+            index = self.text.find("\\", index + 2, end)
 
 
 def _events(data: bytes | str) -> Iterator[Any]:
@@ -126,29 +252,6 @@ def _events(data: bytes | str) -> Iterator[Any]:
             yield parser.get_event()
     finally:
         parser.dispose()
-
-
-def _compose_node(event: Any, events: Iterator[Any], anchors: dict[str, Node]) -> Node:
-    kind = type(event)
-    line = event.start_mark.line
-    if kind is yaml.AliasEvent:
-        target = anchors.get(event.anchor)
-        if target is None:
-            raise GoYamlError(f"yaml: unknown anchor '{event.anchor}' referenced")
-        return Node(ALIAS, line, value=event.anchor, alias=target)
-    if kind is yaml.ScalarEvent:
-        node = Node(SCALAR, line, event.tag or "", event.value, event.implicit[0])
-    else:
-        node = Node(SEQUENCE if kind is yaml.SequenceStartEvent else MAPPING, line, event.tag or "")
-    if event.anchor is not None:
-        anchors[event.anchor] = node  # before the children: they may refer to it
-    if kind is not yaml.ScalarEvent:
-        children = node.children
-        for child in events:
-            if type(child) in _END_EVENTS:
-                break
-            children.append(_compose_node(child, events, anchors))
-    return node
 
 
 _END_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
@@ -499,7 +602,7 @@ class InterfaceType(GoType):
             if not good:
                 continue
             if isinstance(key, (GoMap, list)):
-                raise GoYamlError(f"yaml: invalid map key: {go_format_value(key)}")
+                raise GoYamlError(f"yaml: invalid map key: {_go_sharp_v(key)}")
             good, value = d.unmarshal(self, value_node)
             if good:
                 out.set(key, value)
@@ -534,6 +637,21 @@ class CustomType(GoType):
         except InnerTypeErrors as err:
             d.terrors.extend(err.errors)
             return False, current
+
+
+def _go_sharp_v(value: object) -> str:
+    """Go's ``%#v`` of a decoded ``interface{}`` value (map keys sorted, as fmt does)."""
+    if value is None:
+        return "interface {}(nil)"
+    if isinstance(value, str):
+        return go_quote(value)
+    if isinstance(value, list):
+        return "[]interface {}{" + ", ".join(map(_go_sharp_v, value)) + "}"
+    if isinstance(value, GoMap):
+        items = sorted(value.items(), key=lambda item: (type(item[0]).__name__, str(item[0])))
+        inner = ", ".join(f"{_go_sharp_v(k)}:{_go_sharp_v(v)}" for k, v in items)
+        return "map[interface {}]interface {}{" + inner + "}"
+    return go_format_value(value)
 
 
 STRING = StringType("string")

@@ -61,8 +61,17 @@ class SanitizeError(ValueError):
     """Why snapd drops a plug or slot (the text of its "bad plugs or slots" notice)."""
 
 
+class SnapInterfaces:
+    """The snap's plugs and slots (name -> interface), as a sanitizer may look across them."""
+
+    def __init__(self, snap: str, plugs: Mapping[str, str], slots: Mapping[str, str]) -> None:
+        self.snap = snap
+        self.plugs = plugs
+        self.slots = slots
+
+
 def sanitize_plug(
-    snap: str, name: str, interface: str, attrs: Mapping[str, object]
+    snap: SnapInterfaces, name: str, interface: str, attrs: Mapping[str, object]
 ) -> dict[str, object]:
     """The plug's attributes after its interface's ``BeforePreparePlug``, or SanitizeError."""
     _check_known(name, interface, validate_plug_name)
@@ -74,7 +83,7 @@ def sanitize_plug(
 
 
 def sanitize_slot(
-    snap: str, name: str, interface: str, attrs: Mapping[str, object]
+    snap: SnapInterfaces, name: str, interface: str, attrs: Mapping[str, object]
 ) -> dict[str, object]:
     """The slot's attributes after its interface's ``BeforePrepareSlot``, or SanitizeError."""
     _check_known(name, interface, validate_slot_name)
@@ -88,8 +97,9 @@ def sanitize_slot(
 class _Endpoint:
     """What an interface's sanitizer sees: the snap, the name and mutable attributes."""
 
-    def __init__(self, snap: str, name: str, attrs: dict[str, object]) -> None:
-        self.snap = snap
+    def __init__(self, snap: SnapInterfaces, name: str, attrs: dict[str, object]) -> None:
+        self.snap = snap.snap
+        self.others = snap
         self.name = name
         self.attrs = attrs
 
@@ -232,11 +242,16 @@ def _kubernetes(plug: _Endpoint) -> None:
 
 
 def _polkit(plug: _Endpoint) -> None:
-    prefix = plug.str_attr("action-prefix")
-    if prefix is None:
+    if "action-prefix" not in plug.attrs:
         raise SanitizeError(
             f'snap {go_quote(plug.snap)} does not have attribute "action-prefix" '
             'for interface "polkit"'
+        )
+    prefix = plug.str_attr("action-prefix")
+    if prefix is None:
+        raise SanitizeError(
+            f'snap {go_quote(plug.snap)} has interface "polkit" with invalid value type '
+            f'{_go_attr_type(plug.attrs["action-prefix"])} for "action-prefix" attribute: *string'
         )
     try:
         _check_bus_name(prefix)
@@ -399,6 +414,53 @@ def _pkcs11(slot: _Endpoint) -> None:
         raise SanitizeError(f"pkcs11 unix socket path is invalid: {err}") from None
 
 
+def _go_attr_type(value: object) -> str:
+    """Go's ``%T`` of a normalized attribute value."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "map[string]interface {}"
+
+
+def _shared_memory_plug(plug: _Endpoint) -> None:
+    if "private" in plug.attrs and not isinstance(plug.attrs["private"], bool):
+        raise SanitizeError(
+            'shared-memory "private" attribute must be a bool, '
+            f"not {go_format_value(plug.attrs['private'])}"
+        )
+    private = plug.attrs.get("private") is True
+    plug.attrs["private"] = private
+    is_set = "shared-memory" in plug.attrs
+    if is_set and plug.str_attr("shared-memory") is None:
+        raise SanitizeError(
+            'shared-memory "shared-memory" attribute must be a string, '
+            f"not {go_format_value(plug.attrs['shared-memory'])}"
+        )
+    if not private:
+        _default_attr(plug, "shared-memory")
+        return
+    if is_set:
+        raise SanitizeError(
+            'shared-memory "shared-memory" attribute must not be set together with "private: true"'
+        )
+    if any(n != plug.name and i == "shared-memory" for n, i in plug.others.plugs.items()):
+        raise SanitizeError(
+            'shared-memory plug with "private: true" set cannot be used with other '
+            "shared-memory plugs"
+        )
+    if "shared-memory" in plug.others.slots.values():
+        raise SanitizeError(
+            'shared-memory plug with "private: true" set cannot be used with shared-memory slots'
+        )
+
+
 def _mpris(slot: _Endpoint) -> None:
     for key, value in slot.attrs.items():
         if key != "name":
@@ -499,7 +561,7 @@ _PLUG_RULES: dict[str, Callable[[_Endpoint], None]] = {
     "netlink-driver": lambda plug: _family_name(plug, "plug"),
     "snapd-control": _snapd_control,
     "posix-mq": _named_string("posix-mq", "posix-mq"),
-    "shared-memory": _named_string("shared-memory", "shared-memory"),
+    "shared-memory": _shared_memory_plug,
 }
 
 _SLOT_RULES: dict[str, Callable[[_Endpoint], None]] = {
@@ -525,7 +587,7 @@ _SLOT_RULES: dict[str, Callable[[_Endpoint], None]] = {
     "pkcs11": _pkcs11,
     "mpris": _mpris,
     "custom-device": _all_of(
-        lambda slot: _default_attr(slot, "custom-device"),
+        _named_string("custom-device", "custom-device"),
         _required_any(
             "cannot use custom-device slot without any files or devices",
             "devices", "read-devices", "files",

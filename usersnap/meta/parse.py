@@ -41,7 +41,12 @@ from usersnap.meta.goyaml import (
     UintType,
     unmarshal,
 )
-from usersnap.meta.interfaces import SanitizeError, sanitize_plug, sanitize_slot
+from usersnap.meta.interfaces import (
+    SanitizeError,
+    SnapInterfaces,
+    sanitize_plug,
+    sanitize_slot,
+)
 from usersnap.meta.model import App, EnvItems, Hook, Layout, Plug, Slot, SnapInfo, frozen_map
 from usersnap.meta.naming import (
     EPOCH_BAD_LIST,
@@ -597,11 +602,14 @@ def _sanitize(snap: str, plugs: dict[str, _Endpoint], slots: dict[str, _Endpoint
               *bindings: dict[str, _Binding]) -> dict[str, str]:
     """Drop what snapd's builtin ``SanitizePlugsSlots`` drops; returns name -> reason."""
     bad: dict[str, str] = {}
+    others = SnapInterfaces(
+        snap, {n: p.interface for n, p in plugs.items()}, {n: s.interface for n, s in slots.items()}
+    )
     kinds = (("plug", plugs, sanitize_plug), ("slot", slots, sanitize_slot))
     for kind, endpoints, sanitize in kinds:
         for name, endpoint in list(endpoints.items()):
             try:
-                endpoint.attrs = sanitize(snap, name, endpoint.interface, endpoint.attrs)
+                endpoint.attrs = sanitize(others, name, endpoint.interface, endpoint.attrs)
             except SanitizeError as err:
                 bad[name] = str(err)
                 del endpoints[name]

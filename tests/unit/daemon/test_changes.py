@@ -11,7 +11,7 @@ from usersnap.errors import ChangeConflictError, UsersnapError
 
 async def wait_ready(manager: ChangeManager, change_id: str) -> None:
     with trio.fail_after(10):
-        while not manager.get(change_id).ready:
+        while not manager.get(change_id).ready:  # noqa: ASYNC110 - polled like the API does
             await trio.sleep(0.01)
 
 
@@ -55,7 +55,8 @@ async def test_one_change_per_snap_at_a_time() -> None:
     async with trio.open_nursery() as nursery:
         m = ChangeManager(nursery, itertools.count(1).__next__)
         first = m.start("remove-snap", "Remove", ("a",), [m.new_task("x", "X", block)])
-        with pytest.raises(ChangeConflictError, match='snap "a" has "remove-snap" change in progress'):
+        conflict = 'snap "a" has "remove-snap" change in progress'
+        with pytest.raises(ChangeConflictError, match=conflict):
             m.start("install-snap", "Install", ("a",), [m.new_task("y", "Y", block)])
         assert m.busy()
         release.set()
