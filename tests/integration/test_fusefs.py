@@ -141,7 +141,7 @@ def snapshot(top: Path) -> dict[bytes, dict[str, object]]:
         def digest(rel: bytes) -> tuple[str, dict[str, bytes]]:
             fd = os.open(rel, os.O_RDONLY, dir_fd=top_fd)
             with open(fd, "rb") as f:
-                return hashlib.file_digest(f, "sha256").hexdigest(), _user_xattrs(fd)
+                return hashlib.sha256(f.read()).hexdigest(), _user_xattrs(fd)
 
         files = [rel for rel, e in out.items() if "data" in e]
         with ThreadPoolExecutor(4) as pool:  # parallel reads, as apps do

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
-import pwd
 import select
 import shutil
 import signal
@@ -359,45 +358,6 @@ def test_base_tree(dirs: Dirs) -> None:
     listing = set(result.stdout[len(head):].split())
     assert {"bin", "usr", "etc", "snap", "tmp", "var", "home", "dev", "proc"} <= listing
     assert {"lib", "run", "snap", "tmp"} <= listing  # /var's
-
-
-def _user(name: str) -> pwd.struct_passwd | None:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        return None
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or _user("ustest") is None or not shutil.which("runuser"),
-                    reason="needs root, runuser and the user ustest (useradd -m ustest)")
-def test_unprivileged_user(tmp_path: Path) -> None:
-    user = _user("ustest")
-    assert user is not None
-    top = Path(tempfile.mkdtemp(prefix="us-launch-", dir="/tmp"))
-    try:
-        os.chown(top, user.pw_uid, user.pw_gid)
-        env = {"HOME": f"{top}/home", "XDG_RUNTIME_DIR": f"{top}/xdg",
-               "USERSNAP_ROOT": f"{top}/root", "PATH": "/usr/local/bin:/usr/bin:/bin",
-               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-        dirs = Dirs.from_env(env)
-        for path in (top / "home", top / "xdg", dirs.runtime.parent, dirs.runtime):
-            path.mkdir(mode=0o700, exist_ok=True)
-            os.chown(path, user.pw_uid, user.pw_gid)
-        install_tree(dirs, tmp_path)
-        proc = subprocess.run(
-            ["runuser", "-u", "ustest", "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
-             sys.executable, "-m", "tests.integration.test_launch", "sh",
-             'id -u; echo w > "$SNAP_USER_DATA/f"; echo v > "$SNAP_DATA/g"; exit 4'],
-            cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT, check=False,
-        )
-        assert proc.returncode == 4, proc.stderr
-        assert proc.stdout.split() == [str(user.pw_uid)]
-        written = dirs.user_data_dir(NAME) / REV / "f"
-        assert written.read_text() == "w\n"
-        assert written.stat().st_uid == user.pw_uid
-        assert (dirs.data_dir(NAME) / REV / "g").stat().st_uid == user.pw_uid
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
 from collections.abc import Sequence
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
 def table(rows: Sequence[Sequence[str]], *, minwidth: int = 5, padding: int = 2) -> str:
@@ -31,6 +35,18 @@ def human_size(size: int) -> str:
             return f"{value:.0f}{unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def parse_rfc3339(value: object) -> float | None:
+    """A POSIX time from snapd's RFC 3339 text (any fraction length), None if not one."""
+    m = _RFC3339.match(value) if isinstance(value, str) else None
+    if m is None:
+        return None
+    stamp = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
+    if m.group(3) != "Z":
+        sign = 1 if m.group(3)[0] == "+" else -1
+        stamp -= sign * (int(m.group(3)[1:3]) * 3600 + int(m.group(3)[4:6]) * 60)
+    return stamp + float(m.group(2) or 0)
 
 
 def human_time(epoch: float, now: float | None = None) -> str:

@@ -40,9 +40,9 @@ def rfc3339(when: dt.datetime | float) -> str:
     ``datetime.astimezone`` does.
     """
     if isinstance(when, dt.datetime):
-        utc = when.astimezone(dt.UTC)
+        utc = when.astimezone(dt.timezone.utc)
     else:
-        utc = dt.datetime.fromtimestamp(when, dt.UTC)
+        utc = dt.datetime.fromtimestamp(when, dt.timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")

@@ -23,6 +23,7 @@ import os
 import socket
 import stat
 import struct
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -583,6 +584,10 @@ async def _stream(conn: _Conn, body: AsyncIterator[bytes]) -> None:
         if aclose is not None:
             with trio.CancelScope(shield=True), trio.move_on_after(_LINGER_SECONDS):
                 await aclose()
+
+
+if sys.version_info < (3, 11):  # trio brings the backport there
+    from exceptiongroup import ExceptionGroup
 
 
 def _sole_error(err: Exception) -> Exception:

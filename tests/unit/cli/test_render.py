@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from usersnap.cli.render import human_size, human_time, table
+from usersnap.cli.render import human_size, human_time, parse_rfc3339, table
 
 
 def test_table_matches_snap_list_alignment() -> None:
@@ -22,3 +22,10 @@ def test_relative_days() -> None:
     now = time.time()
     assert human_time(now, now).startswith("today at ")
     assert human_time(now - 86400, now).startswith("yesterday at ")
+
+
+def test_rfc3339_with_go_fractions() -> None:
+    assert parse_rfc3339("2026-11-22T04:39:01.5Z") == 1795322341.5
+    assert parse_rfc3339("2026-11-22T05:39:01+01:00") == 1795322341
+    assert parse_rfc3339("") is None
+    assert parse_rfc3339(None) is None

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from typing import Any
 
-from usersnap.cli.render import human_time, table
+from usersnap.cli.render import human_time, parse_rfc3339, table
 from usersnap.cli.session import daemon
 
 
@@ -16,9 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def when(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        return "-"
-    return human_time(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    stamp = parse_rfc3339(value)
+    return "-" if stamp is None else human_time(stamp)
 
 
 def execute(args: argparse.Namespace) -> int:

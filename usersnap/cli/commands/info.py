@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from usersnap.cli.render import human_size, human_time
+from usersnap.cli.commands.list import notes
+from usersnap.cli.render import human_size, human_time, parse_rfc3339
 from usersnap.cli.session import daemon
 from usersnap.meta.model import SnapInfo
 
@@ -68,11 +69,11 @@ def installed_info(snap: Any, verbose: bool) -> str:
         lines.append(f"base:      {snap.get('base') or '-'}")
         lines.append(f"confinement: {snap.get('confinement')}")
     lines += _commands(name, ((a["name"], a.get("daemon", "")) for a in snap.get("apps", [])))
-    installed = _parse_time(snap.get("install-date"))
+    installed = parse_rfc3339(snap.get("install-date"))
     if installed is not None:
         lines.append(f"refresh-date: {human_time(installed)}")
-    lines.append(f"installed:    {snap['version']} ({snap['revision']}) "
-                 f"{human_size(int(snap.get('installed-size', 0)))} -")
+    lines.append(f"installed:    {snap['version'] or '-'} ({snap['revision']}) "
+                 f"{human_size(int(snap.get('installed-size', 0)))} {notes(snap)}")
     return "\n".join(lines) + "\n"
 
 
@@ -102,13 +103,3 @@ def _notes(info: SnapInfo) -> str:
     notes = [info.confinement] if info.confinement != "strict" else []
     return ", ".join(notes) or "-"
 
-
-def _parse_time(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
