@@ -116,6 +116,17 @@ class Client:
             raise DaemonError("usersnapd sent a sync response to a snap upload")
         return result.change
 
+    def post_form(self, path: str, fields: Mapping[str, str]) -> str:
+        """POST text ``fields`` as ``multipart/form-data`` with no file, as ``snap try``
+        does; returns the change id."""
+        boundary = secrets.token_hex(30)
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        body = b"".join(_form_fields(boundary, fields)) + f"--{boundary}--\r\n".encode()
+        result = self._call("POST", path, lambda: body, headers)
+        if result.change is None:
+            raise DaemonError(f"usersnapd sent a sync response to POST {path}")
+        return result.change
+
     def wait_change(
         self,
         change_id: str,
@@ -168,19 +179,24 @@ class Client:
         return DaemonError(f"cannot communicate with usersnapd at {self.socket_path}: {reason}")
 
 
+def _part(boundary: str, name: str, extra: str = "") -> bytes:
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"{extra}\r\n'
+        + ("Content-Type: application/octet-stream\r\n" if extra else "")
+        + "\r\n"
+    ).encode()
+
+
+def _form_fields(boundary: str, fields: Mapping[str, str]) -> Iterator[bytes]:
+    for name, value in fields.items():
+        yield _part(boundary, name) + value.encode() + b"\r\n"
+
+
 def _multipart(
     boundary: str, fields: Mapping[str, str], filename: str, snap: BinaryIO
 ) -> Iterator[bytes]:
-    def part(name: str, extra: str = "") -> bytes:
-        return (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"{extra}\r\n'
-            + ("Content-Type: application/octet-stream\r\n" if extra else "")
-            + "\r\n"
-        ).encode()
-
-    for name, value in fields.items():
-        yield part(name) + value.encode() + b"\r\n"
-    yield part("snap", f'; filename="{_quote(filename)}"')
+    yield from _form_fields(boundary, fields)
+    yield _part(boundary, "snap", f'; filename="{_quote(filename)}"')
     snap.seek(0)
     while chunk := snap.read(_UPLOAD_CHUNK):
         yield chunk

@@ -6,6 +6,7 @@ It prints ``ready`` once mounted, then answers each command line with one line,
 ``ok [VALUE]`` or ``error MESSAGE``:
 
     add NAME REVISION IMAGE     mount IMAGE as NAME/REVISION
+    dir NAME REVISION DIR       mount directory DIR, live, as NAME/REVISION (usersnap try)
     remove NAME REVISION
     current NAME REVISION|-
     closed NAME REVISION        "ok yes" once the tree has closed that revision's image
@@ -42,6 +43,7 @@ def _serve(mountpoint: Path) -> None:
     from usersnap.fusefs.operations import SnapFS
     from usersnap.fusefs.serve import serve_snapfs
     from usersnap.fusefs.tree import SnapTree
+    from usersnap.snapfile.dirsource import DirSource
     from usersnap.snapfile.squashfs import SquashfsImage
 
     class TrackedImage(SquashfsImage):
@@ -61,6 +63,10 @@ def _serve(mountpoint: Path) -> None:
                 image = await trio.to_thread.run_sync(TrackedImage, path)
                 tree.add_revision(name, rev, image)
                 images[(name, rev)] = image
+                return "ok"
+            case ["dir", name, rev, path]:
+                source = await trio.to_thread.run_sync(DirSource, path)
+                tree.add_revision(name, rev, source, mutable=True)
                 return "ok"
             case ["remove", name, rev]:
                 return "ok" if tree.remove_revision(name, rev) is not None else "error absent"

@@ -19,6 +19,7 @@ from usersnap.errors import UsersnapError
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "install": ("install", "Install snaps from local files"),
+    "try": ("try", "Test an unpacked snap in the system"),
     "remove": ("remove", "Remove snaps from the system"),
     "list": ("list", "List installed snaps"),
     "info": ("info", "Show detailed information about snaps"),

@@ -28,7 +28,7 @@ from usersnap.daemon.http import Request
 from usersnap.daemon.manager import SnapManager
 from usersnap.errors import NotFoundError, UsersnapError
 from usersnap.sandbox.environment import dpkg_arch
-from usersnap.snapfile.load import load_snap_file
+from usersnap.snapfile.load import load_snap_file, load_try_dir
 from usersnap.state.model import RevisionState, SnapState
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,21 @@ class Api:
         return sync_response(self._snap_json(snap, snap.current_state))
 
     def _snap_json(self, snap: SnapState, rev: RevisionState) -> dict[str, object]:
-        info = self.manager.info(snap.name, rev.revision)
         active = snap.active and rev.revision == snap.current
         dirs = self.manager.dirs
+        mounted_from = rev.try_dir or str(dirs.blob(snap.name, rev.revision))
+        broken = self.manager.broken.get((snap.name, rev.revision))
+        if broken is not None:  # what snapd shows when it cannot read a revision's info
+            return {
+                "id": "", "name": snap.name, "version": "", "revision": rev.revision,
+                "type": "app", "confinement": "strict",
+                "status": "active" if active else "installed",
+                "trymode": rev.try_dir is not None, "devmode": False, "jailmode": False,
+                "private": False, "channel": "", "tracking-channel": "", "developer": "",
+                "install-date": rfc3339(rev.installed_at), "installed-size": rev.size,
+                "mounted-from": mounted_from, "apps": [], "broken": broken,
+            }
+        info = self.manager.info(snap.name, rev.revision)
         apps = []
         for app in info.apps.values():
             entry: dict[str, object] = {"snap": snap.name, "name": app.name}
@@ -143,14 +155,14 @@ class Api:
             "devmode": info.confinement == "devmode",
             "jailmode": False,
             "private": False,
-            "trymode": False,
+            "trymode": rev.try_dir is not None,
             "channel": "",
             "tracking-channel": "",
             "developer": "",
             "license": info.license,
             "install-date": rfc3339(rev.installed_at),
             "installed-size": rev.size,
-            "mounted-from": str(dirs.blob(snap.name, rev.revision)),
+            "mounted-from": mounted_from,
             "apps": apps,
         }
 
@@ -160,6 +172,10 @@ class Api:
             body = await _json_body(req)
             raise BadRequest(f"unsupported multi-snap operation {body.get('action')!r}")
         form = await req.multipart(self.upload_dir, max_file_bytes=MAX_UPLOAD)
+        if form.fields.get("action") == "try":
+            for part in form.files:
+                part.path.unlink(missing_ok=True)
+            return await self._try(form.fields.get("snap-path"))
         try:
             if form.fields.get("action", "install") != "install":
                 raise BadRequest(f"unsupported action {form.fields.get('action')!r}")
@@ -178,6 +194,16 @@ class Api:
                 part.path.unlink(missing_ok=True)
             raise
         return async_response(change.id)
+
+    async def _try(self, path: str | None) -> Response:
+        """snapd's trySnap: the client sends the directory's absolute path, no file."""
+        if not path:
+            raise BadRequest("need 'snap-path' value in form")
+        if await trio.to_thread.run_sync(_on_mount, path, self.manager.dirs.mount):
+            # serving our own mount from itself could exhaust the threads that serve it
+            raise BadRequest(f'cannot try "{path}": it is on the usersnap mount')
+        loaded = await trio.to_thread.run_sync(load_try_dir, path)
+        return async_response(self.manager.try_dir(path, loaded).id)
 
     async def post_snap(self, req: Request, args: list[str]) -> Response:
         name = args[0]
@@ -231,6 +257,13 @@ async def _json_body(req: Request) -> dict[str, object]:
     if not isinstance(body, dict):
         raise BadRequest("cannot decode request body into snap instruction")
     return body
+
+
+def _on_mount(path: str, mount: Path) -> bool:
+    try:
+        return os.stat(path).st_dev == os.stat(mount).st_dev
+    except OSError:
+        return False  # load_try_dir says what is wrong with the path
 
 
 def _os_release() -> dict[str, str]:

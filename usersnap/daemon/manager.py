@@ -1,6 +1,6 @@
 """usersnapd's snap manager: the only writer of state, the owner of open images.
 
-It turns requests (install, remove, revert) into changes whose tasks do the work in
+It turns requests (install, try, remove, revert) into changes whose tasks do the work in
 worker threads.  The order of every change is chosen for crash safety: files appear
 under new names first, the state file is committed in one atomic step, and anything
 left over by a crash on either side of that commit is removed by
@@ -22,14 +22,14 @@ from pathlib import Path
 import trio
 
 from usersnap.apps.launchers import sync_launchers
-from usersnap.daemon.changes import Change, ChangeManager, TaskContext
+from usersnap.daemon.changes import Change, ChangeManager, TaskContext, TaskFn
 from usersnap.dirs import Dirs
 from usersnap.errors import NotInstalledError, UsersnapError
 from usersnap.fusefs.tree import SnapTree
 from usersnap.meta.model import SnapInfo
 from usersnap.ops import files
-from usersnap.snapfile.load import LoadedSnap, load_snap_file
-from usersnap.snapfile.squashfs import SquashfsImage
+from usersnap.snapfile.load import LoadedSnap, load_snap_file, load_try_dir
+from usersnap.snapfile.source import SnapSource
 from usersnap.state.model import (
     RevisionState,
     SnapState,
@@ -44,10 +44,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Mounted:
-    """An installed revision as the daemon holds it: its open image and parsed metadata."""
+    """An installed revision as the daemon holds it: its open image and parsed metadata.
 
-    image: SquashfsImage
+    A tried revision's image is its directory (``try_dir``), served live; its metadata
+    is read when it is tried and when the daemon starts, as snapd reads a tried snap's
+    when it links it (``usersnap run`` reads snap.yaml itself, so edits to it apply at
+    the next run; launchers follow at the next ``usersnap try``)."""
+
+    image: SnapSource
     info: SnapInfo
+    try_dir: str | None = None
+
+
+#: ``prepare(revision) -> (do, undo)``: the first task of a change adding a revision.
+Prepare = Callable[[str], tuple[TaskFn, TaskFn | None]]
 
 
 class SnapManager:
@@ -56,33 +66,56 @@ class SnapManager:
         self.tree = tree
         self.state: State = load_state(dirs.state_file)
         self.mounted: dict[tuple[str, str], Mounted] = {}
+        #: revisions in the state that cannot be mounted, and why (snapd's "broken")
+        self.broken: dict[tuple[str, str], str] = {}
         self._state_lock = threading.Lock()
         self.changes: ChangeManager | None = None
 
     # -- start-up -----------------------------------------------------------------
 
     def mount_all(self) -> list[str]:
-        """Open every installed revision and put it in the FUSE tree; return problems."""
+        """Open every installed revision and put it in the FUSE tree; return problems.
+
+        A revision that cannot be opened (a damaged blob, a tried directory gone) stays
+        in the state as broken: listed, removable, but not mounted or run."""
         problems = []
         for snap in self.state.snaps.values():
             for rev in snap.sequence:
                 try:
-                    loaded = load_snap_file(self.dirs.blob(snap.name, rev.revision))
+                    mounted = self._open(snap.name, rev)
                 except UsersnapError as err:
+                    self.broken[(snap.name, rev.revision)] = str(err)
                     problems.append(f"cannot mount {snap.name} {rev.revision}: {err}")
                     continue
-                self._attach(snap.name, rev.revision, Mounted(loaded.image, loaded.info))
+                self._attach(snap.name, rev.revision, mounted)
             self.tree.set_current(snap.name, snap.current)
         return problems
+
+    def _open(self, name: str, rev: RevisionState) -> Mounted:
+        if rev.try_dir is None:
+            loaded = load_snap_file(self.dirs.blob(name, rev.revision))
+            return Mounted(loaded.image, loaded.info)
+        where = rev.try_dir
+        if not os.path.isdir(where):
+            raise UsersnapError(f"tried directory {where} does not exist any more")
+        loaded = load_try_dir(where, check_container=False)
+        if loaded.info.name != name:
+            loaded.image.close()
+            raise UsersnapError(
+                f'tried directory {where} now holds snap "{loaded.info.name}", not "{name}"')
+        return Mounted(loaded.image, loaded.info, where)
 
     def attach_changes(self, changes: ChangeManager) -> None:
         self.changes = changes
 
     def _attach(self, name: str, revision: str, mounted: Mounted) -> None:
         self.mounted[(name, revision)] = mounted
-        self.tree.add_revision(name, revision, mounted.image)
+        self.broken.pop((name, revision), None)
+        self.tree.add_revision(name, revision, mounted.image,
+                               mutable=mounted.try_dir is not None)
 
     def _detach(self, name: str, revision: str) -> None:
+        self.broken.pop((name, revision), None)
         mounted = self.mounted.pop((name, revision), None)
         image = self.tree.remove_revision(name, revision)
         if image is None and mounted is not None:
@@ -143,10 +176,60 @@ class SnapManager:
         """FUSE tree updates happen on the trio thread, where the filesystem runs."""
         trio.from_thread.run_sync(fn)
 
-    # -- install ------------------------------------------------------------------
+    def _discard(self, name: str, rev: RevisionState) -> None:
+        """Forget a revision no longer in the state: unmount it, delete its blob and data.
+        A tried revision has no blob; its directory is the user's and stays."""
+        self._on_trio(functools.partial(self._detach, name, rev.revision))
+        if rev.try_dir is None:
+            files.remove_blob(self.dirs, name, rev.revision)
+        files.remove_revision_data(self.dirs, name, rev.revision)
+
+    # -- install and try ----------------------------------------------------------
 
     def install(self, upload: Path, loaded: LoadedSnap, display_path: str) -> Change:
         """Install an already validated upload as a change (on the trio thread)."""
+        name = loaded.info.name
+
+        def prepare(revision: str) -> tuple[TaskFn, TaskFn]:
+            blob = self.dirs.blob(name, revision)
+
+            def do(ctx: TaskContext) -> None:
+                os.replace(upload, blob)  # the image was opened here; its fd follows
+                ctx.log(f"stored as {blob.name}")
+
+            def undo(ctx: TaskContext) -> None:
+                blob.unlink(missing_ok=True)
+                upload.unlink(missing_ok=True)
+
+            return do, undo
+
+        summary = f'Install "{name}" snap from file "{os.path.basename(display_path)}"'
+        return self._add_revision(
+            "install-snap", summary, loaded, display_path, prepare,
+            size=upload.stat().st_size, try_dir=None,
+            refused=lambda: upload.unlink(missing_ok=True))
+
+    def try_dir(self, path: str, loaded: LoadedSnap) -> Change:
+        """Serve an already validated directory as a new revision (``snap try``)."""
+
+        def prepare(revision: str) -> tuple[TaskFn, TaskFn | None]:
+            def do(ctx: TaskContext) -> None:
+                """Nothing to store: the directory is the revision (and snap prints a
+                running task's log, so none is written)."""
+
+            return do, None
+
+        summary = f'Try "{loaded.info.name}" snap from {path}'
+        return self._add_revision("try-snap", summary, loaded, path, prepare, size=0,
+                                  try_dir=path, refused=lambda: None)
+
+    def _add_revision(
+        self, kind: str, summary: str, loaded: LoadedSnap, display_path: str,
+        prepare: Prepare, *, size: int, try_dir: str | None, refused: Callable[[], None],
+    ) -> Change:  # fmt: skip
+        """snapd's doInstall for a local revision: prepare, mount, copy data, link (the
+        commit), clean up beyond retention.  ``refused`` undoes what the caller set up
+        when the change cannot even start."""
         assert self.changes is not None
         info = loaded.info
         name = info.name
@@ -154,29 +237,26 @@ class SnapManager:
             self.changes.check_conflict((name,))
         except UsersnapError:
             loaded.image.close()
-            upload.unlink(missing_ok=True)
+            refused()
             raise
         old = self.state.snaps.get(name)
         revision = old.next_local_revision() if old else "x1"
-        blob = self.dirs.blob(name, revision)
-        mounted = Mounted(loaded.image, info)
+        mounted = Mounted(loaded.image, info, try_dir)
         new_rev = RevisionState(revision=revision, version=info.version,
-                                installed_at=time.time(), size=upload.stat().st_size)
+                                installed_at=time.time(), size=size, try_dir=try_dir)
         previous: list[SnapState | None] = [old]
-
-        def prepare(ctx: TaskContext) -> None:
-            os.replace(upload, blob)
-            ctx.log(f"stored as {blob.name}")
+        attached = [False]  # once the tree has the image, the tree closes it
+        prepare_do, prepare_undo = prepare(revision)
 
         def unprepare(ctx: TaskContext) -> None:
-            if (name, revision) not in self.mounted:
+            if not attached[0]:
                 mounted.image.close()
-            blob.unlink(missing_ok=True)
-            upload.unlink(missing_ok=True)
+            if prepare_undo is not None:
+                prepare_undo(ctx)
 
         def mount(ctx: TaskContext) -> None:
-            # the image was opened from the upload path; the fd follows the rename
             self._on_trio(lambda: self._attach(name, revision, mounted))
+            attached[0] = True
 
         def unmount(ctx: TaskContext) -> None:
             self._on_trio(lambda: self._detach(name, revision))
@@ -215,26 +295,23 @@ class SnapManager:
         def discard_old(ctx: TaskContext) -> None:
             for rev in dropped:
                 ctx.log(f"discarding revision {rev.revision}")
-                self._on_trio(functools.partial(self._detach, name, rev.revision))
-                files.remove_blob(self.dirs, name, rev.revision)
-                files.remove_revision_data(self.dirs, name, rev.revision)
+                self._discard(name, rev)
 
         c = self.changes
         tasks = [
             c.new_task("prepare-snap", f'Prepare snap "{display_path}" ({revision})',
-                       prepare, unprepare),
+                       prepare_do, unprepare),
             c.new_task("mount-snap", f'Mount snap "{name}" ({revision})', mount, unmount),
             c.new_task("copy-snap-data", f'Copy snap "{name}" data', copy_data, uncopy_data),
             c.new_task("link-snap", f'Make snap "{name}" ({revision}) available to the system',
                        link, unlink),
             c.new_task("cleanup", f'Clean up "{name}" ({revision}) install', discard_old),
         ]
-        summary = f'Install "{name}" snap from file "{os.path.basename(display_path)}"'
         try:
-            return c.start("install-snap", summary, (name,), tasks, {"snap-name": name})
+            return c.start(kind, summary, (name,), tasks, {"snap-name": name})
         except UsersnapError:
             loaded.image.close()
-            upload.unlink(missing_ok=True)
+            refused()
             raise
 
     # -- remove -------------------------------------------------------------------
@@ -251,7 +328,7 @@ class SnapManager:
         if not whole and revision == snap.current:
             raise UsersnapError(f'cannot remove active revision {revision} of snap "{name}"')
         self.changes.check_conflict((name,))
-        revisions = [r.revision for r in snap.sequence] if whole else [str(revision)]
+        revisions = [r for r in snap.sequence if whole or r.revision == revision]
         c = self.changes
 
         def unlink(ctx: TaskContext) -> None:
@@ -266,9 +343,7 @@ class SnapManager:
 
         def discard(ctx: TaskContext) -> None:
             for rev in revisions:
-                self._on_trio(functools.partial(self._detach, name, rev))
-                files.remove_blob(self.dirs, name, rev)
-                files.remove_revision_data(self.dirs, name, rev)
+                self._discard(name, rev)
             if whole:
                 files.remove_all_data(self.dirs, name)
                 shutil.rmtree(self.dirs.private_tmp(name), ignore_errors=True)
@@ -312,6 +387,9 @@ class SnapManager:
             if revision == snap.current:
                 raise UsersnapError(f"revision {revision} is already the current revision")
             target = revision
+        broken = self.broken.get((name, target))
+        if broken is not None:
+            raise UsersnapError(f'cannot revert "{name}" to revision {target}: {broken}')
         self.changes.check_conflict((name,))
         previous = snap.current
 

@@ -36,6 +36,7 @@ from pyfuse3 import FUSEError
 from usersnap.errors import SnapFileError
 from usersnap.fusefs.tree import (
     IMAGE_TIMEOUT,
+    LIVE_TIMEOUT,
     Attr,
     CurrentLink,
     ImageNode,
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
         XAttrNameT,
     )
 
-    from usersnap.snapfile.squashfs import Inode
+    from usersnap.snapfile.source import Inode
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,9 @@ class SnapFS(pyfuse3.Operations):
     async def _image_child(self, parent: ImageNode, name: bytes) -> Inode | None:
         if not parent.inode.is_dir:
             raise FUSEError(errno.ENOTDIR)
+        if parent.rev.mutable:  # a tried directory: ask it every time
+            image, inode = parent.rev.image, parent.inode
+            return await self._io(parent, lambda: image.lookup(inode, name))
         key = (parent.rev.slot, parent.inode.number)
         names = self._index.get(key)
         if names is None:
@@ -217,8 +221,8 @@ class SnapFS(pyfuse3.Operations):
             inode = await self._image_child(parent, name)
             if parent.rev.closed:  # removed and let go while we looked
                 raise FUSEError(errno.ENOENT)
-            if inode is None:
-                return _negative_entry()  # images never change: let the kernel remember
+            if inode is None:  # images never change: let the kernel remember
+                return _negative_entry(LIVE_TIMEOUT if parent.rev.mutable else IMAGE_TIMEOUT)
             found = ImageNode(parent.rev, inode, parent_inode, name)
         if found is None:
             raise FUSEError(errno.ENOENT)
@@ -234,7 +238,25 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def getattr(self, inode: InodeT, ctx: RequestContext) -> EntryAttributes:
-        return self._entry(self._node(inode))
+        node = self._node(inode)
+        if isinstance(node, ImageNode) and node.rev.mutable and not node.is_revision_root:
+            node = await self._refresh(node)
+        return self._entry(node)
+
+    async def _refresh(self, node: ImageNode) -> ImageNode:
+        """A tried directory's inode as it is now, looked up again where it was found;
+        the attributes known stay when the name holds something else by now."""
+        parent = self.tree.parent(node)
+        if not isinstance(parent, ImageNode) or node.rev.closed:
+            return node
+        image, directory, name = node.rev.image, parent.inode, node.name
+        try:
+            fresh = await self._io(node, lambda: image.lookup(directory, name))
+        except FUSEError:
+            return node
+        if fresh is None or fresh.number != node.inode.number:
+            return node
+        return self.tree.refresh(node, fresh)
 
     @_handler
     async def readlink(self, inode: InodeT, ctx: RequestContext) -> FileNameT:
@@ -250,7 +272,8 @@ class SnapFS(pyfuse3.Operations):
         cached = rev.links.get(link.number)
         if cached is None:
             cached = await self._io(node, lambda: rev.image.readlink(link))
-            rev.links[link.number] = cached
+            if not rev.mutable:
+                rev.links[link.number] = cached
         return cached
 
     @_handler
@@ -351,8 +374,9 @@ class SnapFS(pyfuse3.Operations):
         self.tree.hold(node.rev)
         fh = self._new_fh()
         self._files[fh] = node
-        # keep_cache: the page cache outlives each open (images never change)
-        return pyfuse3.FileInfo(fh=fh, keep_cache=True, direct_io=False)
+        # keep_cache: the page cache outlives each open (images never change; a tried
+        # directory does, so each open of its files starts from what is on disk now)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=not node.rev.mutable, direct_io=False)
 
     @_handler
     async def read(self, fh: FileHandleT, off: int, size: int) -> bytes:
@@ -464,8 +488,8 @@ def _entry_attributes(attr: Attr) -> EntryAttributes:
     return entry
 
 
-def _negative_entry() -> EntryAttributes:
+def _negative_entry(timeout: float) -> EntryAttributes:
     entry = pyfuse3.EntryAttributes()
     entry.st_ino = 0
-    entry.entry_timeout = IMAGE_TIMEOUT
+    entry.entry_timeout = timeout
     return entry

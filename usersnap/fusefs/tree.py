@@ -22,7 +22,9 @@ Kernel caching.  Images never change, so their entries and attributes get a long
 timeout.  The virtual top changes under the kernel (installs, removals, ``current``), so
 its entries and attributes get none: the kernel asks again on every path walk through
 it, a few cheap in-memory lookups, and never shows a removed revision.  Sandboxes bind
-the revision directory itself and so never walk the virtual top.
+the revision directory itself and so never walk the virtual top.  A *mutable* revision
+(a ``usersnap try`` directory, whose author edits it while apps run) gets no caching
+either: every lookup and ``stat`` asks the directory, so an edit shows at once.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from usersnap.snapfile.squashfs import Inode, SquashfsImage
+    from usersnap.snapfile.source import Inode, SnapSource
 
 ROOT_INODE = 1  # pyfuse3.ROOT_INODE, the FUSE protocol's FUSE_ROOT_ID
 SLOT_SHIFT = 32
@@ -45,6 +47,8 @@ SLOT_MASK = (1 << SLOT_SHIFT) - 1
 IMAGE_TIMEOUT = 86400.0
 #: The virtual top changes under the kernel; it must ask every time.
 VIRTUAL_TIMEOUT = 0.0
+#: Mutable revisions change under the kernel too.
+LIVE_TIMEOUT = 0.0
 CURRENT = "current"
 VIRTUAL_BLKSIZE = 4096
 
@@ -84,7 +88,9 @@ class MountedRevision:
     snap: str
     revision: str
     slot: int
-    image: SquashfsImage
+    image: SnapSource
+    #: the image may change while shown (a tried directory): nothing may be cached
+    mutable: bool = False
     known: dict[int, _Known] = field(default_factory=dict)
     links: dict[int, bytes] = field(default_factory=dict)
     users: int = 0
@@ -181,21 +187,23 @@ class SnapTree:
 
     # -- changes, from the daemon -------------------------------------------------------
 
-    def add_revision(self, name: str, revision: str, image: SquashfsImage) -> None:
+    def add_revision(
+        self, name: str, revision: str, image: SnapSource, *, mutable: bool = False
+    ) -> None:
         """Show ``image`` as ``NAME/REVISION``; the tree owns it from now on."""
         _check_name("snap name", name)
         _check_name("revision", revision)
         snap = self._snap(name)
         if revision in snap.revisions:
             raise ValueError(f"revision {revision} of snap {name} is already mounted")
-        rev = MountedRevision(name, revision, self._next_slot, image)
+        rev = MountedRevision(name, revision, self._next_slot, image, mutable=mutable)
         self._next_slot += 1
         rev.known[image.root.number] = _Known(image.root, snap.dir_ino, revision.encode())
         self._slots[rev.slot] = rev
         snap.revisions[revision] = rev
         snap.mtime_ns = self._clock()
 
-    def remove_revision(self, name: str, revision: str) -> SquashfsImage | None:
+    def remove_revision(self, name: str, revision: str) -> SnapSource | None:
         """Unlink ``NAME/REVISION``; return its image (closed by the tree when unused).
 
         None if it is not mounted.  The caller must not close the image.
@@ -323,7 +331,16 @@ class SnapTree:
                 known = node.rev.known[node.inode.number] = _Known(
                     node.inode, node.parent, node.name
                 )
+            elif node.rev.mutable:  # the latest attributes, and where they were seen
+                known.inode, known.parent, known.name = node.inode, node.parent, node.name
             known.lookups += 1
+
+    def refresh(self, node: ImageNode, inode: Inode) -> ImageNode:
+        """Remember newer attributes of a mutable revision's inode (same number)."""
+        known = node.rev.known.get(node.inode.number)
+        if known is not None:
+            known.inode = inode
+        return ImageNode(node.rev, inode, node.parent, node.name)
 
     def forget(self, ino: int, nlookup: int) -> None:
         """The kernel dropped ``nlookup`` references; virtual nodes need no count."""
@@ -389,13 +406,14 @@ class SnapTree:
         """The image's own metadata, uid/gid included (snapd's images are all root's)."""
         inode = node.inode
         has_data = stat.S_IFMT(inode.mode) in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
+        timeout = LIVE_TIMEOUT if node.rev.mutable else IMAGE_TIMEOUT
         return Attr(
             ino=node.ino, mode=inode.mode, nlink=inode.nlink, uid=inode.uid, gid=inode.gid,
             rdev=inode.rdev, size=inode.size, mtime_ns=inode.mtime * 1_000_000_000,
             blksize=node.rev.image.block_size,
             blocks=(inode.size + 511) // 512 if has_data else 0,
-            entry_timeout=VIRTUAL_TIMEOUT if node.is_revision_root else IMAGE_TIMEOUT,
-            attr_timeout=IMAGE_TIMEOUT,
+            entry_timeout=VIRTUAL_TIMEOUT if node.is_revision_root else timeout,
+            attr_timeout=timeout,
         )  # fmt: skip
 
     def statfs(self) -> tuple[int, int, int]:

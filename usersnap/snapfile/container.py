@@ -19,7 +19,7 @@ from typing import Protocol
 from usersnap.errors import ContainerError
 from usersnap.meta.gostd import go_clean, go_dir, go_quote
 from usersnap.meta.model import SnapInfo
-from usersnap.snapfile.squashfs import SquashfsImage
+from usersnap.snapfile.source import SnapSource
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,10 @@ class DirContainer:
 
 
 class ImageContainer:
-    """A .snap (SquashFS) image; the caller owns and closes the image."""
+    """A .snap (SquashFS) image, or a tried directory read as one (``DirSource``: no
+    symlink followed); the caller owns and closes the image."""
 
-    def __init__(self, image: SquashfsImage) -> None:
+    def __init__(self, image: SnapSource) -> None:
         self.image = image
 
     def lstat(self, path: str) -> Stat | None:

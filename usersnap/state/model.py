@@ -35,6 +35,8 @@ class RevisionState:
     #: seconds since the epoch when this revision was installed
     installed_at: float
     size: int = 0
+    #: ``usersnap try``: the directory served as this revision (there is no blob)
+    try_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +109,7 @@ def to_json(state: State) -> dict[str, object]:
                 "current": s.current,
                 "active": s.active,
                 "type": s.type,
-                "sequence": [
-                    {"revision": r.revision, "version": r.version,
-                     "installed-at": r.installed_at, "size": r.size}
-                    for r in s.sequence
-                ],
+                "sequence": [_revision_json(r) for r in s.sequence],
             }
             for name, s in sorted(state.snaps.items())
         },
@@ -132,14 +130,30 @@ def from_json(data: object) -> State:
     for name, raw in raw_snaps.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("sequence"), list):
             raise ValueError(f"snap {name!r} is malformed")
-        seq = tuple(
-            RevisionState(revision=str(r["revision"]), version=str(r["version"]),
-                          installed_at=float(r["installed-at"]), size=int(r.get("size", 0)))
-            for r in raw["sequence"]
-        )
+        seq = tuple(_revision_from_json(name, r) for r in raw["sequence"])
         snap = SnapState(name=name, sequence=seq, current=str(raw["current"]),
                          active=bool(raw.get("active", True)), type=str(raw.get("type", "app")))
         if not seq or snap.revision(snap.current) is None:
             raise ValueError(f"snap {name!r} has no current revision")
         snaps[name] = snap
     return State(snaps=snaps, last_change_id=int(data.get("last-change-id", 0)))
+
+
+def _revision_json(rev: RevisionState) -> dict[str, object]:
+    """``try-dir`` only when set: files without try revisions stay as before."""
+    out: dict[str, object] = {"revision": rev.revision, "version": rev.version,
+                              "installed-at": rev.installed_at, "size": rev.size}
+    if rev.try_dir is not None:
+        out["try-dir"] = rev.try_dir
+    return out
+
+
+def _revision_from_json(name: str, raw: object) -> RevisionState:
+    if not isinstance(raw, dict):
+        raise ValueError(f"snap {name!r} has a malformed revision")
+    try_dir = raw.get("try-dir")
+    if try_dir is not None and not (isinstance(try_dir, str) and try_dir.startswith("/")):
+        raise ValueError(f"snap {name!r} has an invalid try-dir {try_dir!r}")
+    return RevisionState(revision=str(raw["revision"]), version=str(raw["version"]),
+                         installed_at=float(raw["installed-at"]), size=int(raw.get("size", 0)),
+                         try_dir=try_dir)

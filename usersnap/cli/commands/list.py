@@ -30,6 +30,10 @@ def notes(snap: dict[str, Any]) -> str:
         out.append("devmode")
     if snap.get("confinement") == "classic" and not snap.get("jailmode"):
         out.append("classic")
+    if snap.get("trymode"):
+        out.append("try")
+    if snap.get("broken"):
+        out.append("broken")
     return ",".join(out) or "-"
 
 
