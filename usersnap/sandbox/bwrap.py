@@ -9,7 +9,8 @@ The fds are fixed numbers the launcher dup2s into place, which keeps this pure:
 ``ARGS_FD`` the options, ``STATUS_FD`` bwrap's ``--json-status-fd`` (the sandbox's pid 1,
 and the app's exit code only if the app was really exec'd, which tells a launch failure
 from an app that exits 1), ``SYNC_FD`` the run lock, which bwrap's pid 1 keeps open for
-as long as anything runs in the sandbox.
+as long as anything runs in the sandbox, and, for a snap with layouts, ``BLOCK_FD``:
+bwrap waits on it, its namespace built, until the launcher has applied the layouts.
 
 Namespaces: user, pid, ipc, uts, cgroup (if possible); the network is shared because
 snapd auto-connects ``network``.  No ``--new-session``: it detaches the app from the
@@ -29,6 +30,7 @@ from usersnap.sandbox.plan import SandboxSpec
 ARGS_FD = 3
 STATUS_FD = 4
 SYNC_FD = 5
+BLOCK_FD = 6
 NAMESPACES = (
     "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 )
@@ -42,6 +44,8 @@ def bwrap_options(spec: SandboxSpec) -> list[str]:
         "--json-status-fd", str(STATUS_FD),
         "--sync-fd", str(SYNC_FD),
     ]
+    if spec.layout_ops:
+        options += ["--block-fd", str(BLOCK_FD)]
     for op in spec.ops:
         options += op.to_args()
     for name in sorted(spec.env):

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from usersnap.meta.model import frozen_map
 from usersnap.sandbox.environment import dpkg_arch
 from usersnap.sandbox.plan import ETC_FROM_BASE, ETC_FROM_NEW_BASES, Entry, EntryKind, HostFacts
+
+if TYPE_CHECKING:
+    from usersnap.layouts.view import Node
 
 
 def list_entries(path: str | Path) -> tuple[Entry, ...]:
@@ -36,6 +41,21 @@ def list_entries(path: str | Path) -> tuple[Entry, ...]:
     except OSError:
         return ()
     return tuple(sorted(entries, key=lambda e: e.name))
+
+
+def lookup(path: str) -> Node | None:
+    """``lstat`` for the layout planner (:data:`usersnap.layouts.view.Lookup`)."""
+    from usersnap.layouts.view import Node  # only snaps with layouts get here
+
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            return Node("symlink", os.readlink(path))
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        return Node("dir")
+    return Node("file") if stat.S_ISREG(mode) else Node("other")
 
 
 def _kind(path: str) -> EntryKind | None:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from usersnap.dirs import Dirs
 from usersnap.errors import SandboxError
-from usersnap.sandbox.bwrap import ARGS_FD, STATUS_FD, SYNC_FD, bwrap_argv, find_bwrap
+from usersnap.sandbox.bwrap import ARGS_FD, BLOCK_FD, STATUS_FD, SYNC_FD, bwrap_argv, find_bwrap
 from usersnap.sandbox.plan import SandboxSpec
 from usersnap.sandbox.probe import check_userns
 
@@ -186,10 +186,11 @@ class _Supervisor:
     """Waits for bwrap, forwarding signals, and works out the app's exit status."""
 
     def __init__(self, bwrap: str, bwrap_pid: int, status_fd: int, subreaper: bool,
-                 spec: SandboxSpec) -> None:
+                 spec: SandboxSpec, block_fd: int = -1) -> None:
         self.bwrap = bwrap
         self.bwrap_pid = bwrap_pid
         self.status_fd = status_fd
+        self.block_fd = block_fd
         self.subreaper = subreaper
         self.spec = spec
         self.status = b""
@@ -201,6 +202,8 @@ class _Supervisor:
         self._read_status(first_only=True)
         match = _CHILD_PID.search(self.status)
         self.pid1 = int(match.group(1)) if match else None
+        if self.block_fd >= 0:
+            self._apply_layouts()
         bwrap_status: int | None = None
         pid1_status: int | None = None
         try:
@@ -220,6 +223,25 @@ class _Supervisor:
         finally:
             if self.app_fd is not None:
                 os.close(self.app_fd)
+
+    def _apply_layouts(self) -> None:
+        """bwrap waits on BLOCK_FD with the namespace built: apply the layouts, then let it
+        go on; if they cannot be applied, kill the sandbox before the app runs."""
+        from usersnap.sandbox.nsops import apply_in_namespace  # only for snaps with layouts
+
+        block_fd, self.block_fd = self.block_fd, -1
+        try:
+            # Not applied: bwrap failed before its namespace was built; its status says why.
+            if self.pid1 is not None and apply_in_namespace(self.pid1, self.spec.layout_ops):
+                os.write(block_fd, b"\n")
+        except BaseException:
+            if self.pid1 is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid1, signal.SIGKILL)
+            os.close(block_fd)
+            os.waitpid(self.bwrap_pid, 0)
+            raise
+        os.close(block_fd)
 
     def _read_status(self, *, first_only: bool) -> None:
         while not (first_only and b"}" in self.status):
@@ -293,10 +315,12 @@ def _args_memfd(blob: bytes) -> int:
     return fd
 
 
-def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int) -> tuple[int, int]:
-    """Start bwrap with its fds in place; return its pid and the status pipe's read end."""
+def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int, layouts: bool
+           ) -> tuple[int, int, int]:
+    """Start bwrap with its fds in place; return its pid, the status pipe's read end and,
+    with ``layouts``, the write end of the pipe it blocks on (else -1)."""
     opened: list[int] = []
-    status_r = -1
+    status_r = block_w = -1
     try:
         args_fd = _args_memfd(blob)
         opened.append(args_fd)
@@ -305,6 +329,10 @@ def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int) -> tuple[int,
         # Sources above 9 so that no dup2 below overwrites another's source or is a no-op
         # (dup2 onto itself would leave close-on-exec set).
         sources = {ARGS_FD: args_fd, STATUS_FD: status_w, SYNC_FD: lock_fd}
+        if layouts:
+            block_r, block_w = os.pipe()
+            opened.append(block_r)
+            sources[BLOCK_FD] = block_r
         actions = []
         for target, fd in sources.items():
             high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
@@ -317,13 +345,14 @@ def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int) -> tuple[int,
         except OSError as err:
             raise SandboxError(f"cannot run {bwrap}: {err.strerror}") from err
     except BaseException:
-        if status_r >= 0:
-            os.close(status_r)
+        for fd in (status_r, block_w):
+            if fd >= 0:
+                os.close(fd)
         raise
     finally:
         for fd in opened:
             os.close(fd)
-    return pid, status_r
+    return pid, status_r, block_w
 
 
 def _drain(signals: frozenset[int]) -> None:
@@ -336,10 +365,16 @@ def run_sandboxed(spec: SandboxSpec, *, run_lock: Path, bwrap: str | None = None
     """Run ``spec`` under bubblewrap; return the app's exit status (128+N if killed by N).
 
     Raises :class:`SandboxError` when the sandbox cannot be started (bwrap missing, user
-    namespaces unavailable, the command not found in it).
+    namespaces unavailable, the command not found in it, its layouts not applicable),
+    :class:`~usersnap.layouts.validate.LayoutError` when a layout's source cannot be
+    created.
     """
     bwrap = bwrap or find_bwrap()
     argv, blob = bwrap_argv(spec)
+    if spec.sources:
+        from usersnap.sandbox.nsops import create_sources  # only for snaps with layouts
+
+        create_sources(spec.sources)
     for notice in spec.notices:
         sys.stderr.write(f"usersnap: {notice}\n")
     sys.stderr.flush()
@@ -349,9 +384,10 @@ def run_sandboxed(spec: SandboxSpec, *, run_lock: Path, bwrap: str | None = None
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # an inherited SIG_IGN would auto-reap
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
         try:
-            pid, status_fd = _spawn(bwrap, argv, blob, lock_fd)
+            pid, status_fd, block_fd = _spawn(bwrap, argv, blob, lock_fd,
+                                              bool(spec.layout_ops))
             try:
-                return _Supervisor(bwrap, pid, status_fd, subreaper, spec).run()
+                return _Supervisor(bwrap, pid, status_fd, subreaper, spec, block_fd).run()
             finally:
                 os.close(status_fd)
         finally:

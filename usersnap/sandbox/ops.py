@@ -138,3 +138,35 @@ class SetEnv:
 Op: TypeAlias = (
     Bind | RoBind | DevBind | Tmpfs | Dir | Symlink | Proc | Dev | Chmod | RemountRo | SetEnv
 )
+
+
+# --- ops usersnap performs itself in the sandbox's namespace ------------------------------
+#
+# Layouts are applied the way snap-update-ns applies them: in the finished namespace,
+# before the app starts (bwrap waits on ``--block-fd`` while the launcher joins the
+# namespace and performs these; :mod:`usersnap.sandbox.nsops`).  Done by bwrap itself,
+# a writable mimic of a big directory (one bind per entry) would cost seconds, since
+# bwrap re-reads /proc/self/mountinfo for every mount, and overflow its 9000-argument
+# limit (docs/layouts.md has the numbers).  Paths are sandbox paths; Dir, Symlink,
+# Tmpfs and RemountRo mean what they mean to bwrap, Bind and RoBind are recursive binds
+# (RoBind then makes its top mount read-only), and two more exist:
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """An empty file (mode 0755, as snap-update-ns creates it): a mount point or a source."""
+
+    dest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mimic:
+    """snap-update-ns's writable mimic of the directory ``dest``: its contents bound aside,
+    a tmpfs with its mode mounted over it, every directory and file bound back (with
+    what is mounted below them) and every symlink re-created; other special files are
+    dropped, as snapd drops them.  The tmpfs stays writable until a RemountRo."""
+
+    dest: str
+
+
+NsOp: TypeAlias = Mimic | Dir | File | Symlink | Tmpfs | Bind | RoBind | RemountRo

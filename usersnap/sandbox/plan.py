@@ -22,8 +22,14 @@ snap-semantics §2.4) with the rootless substitutions usersnap needs:
 When the base is not installed the host's own / stands in for it (read-only, entry by
 entry, never whole) and a notice says so.
 
+Layouts (:mod:`usersnap.layouts.plan`) come last, before / is remounted read-only:
+the launcher creates their missing sources in the snap's data (``SandboxSpec.sources``)
+and, once bwrap has built the namespace, applies them in it as snap-update-ns would
+(``SandboxSpec.layout_ops``, which then end with that remount).  Classic snaps get none,
+as under snapd (no mount namespace of their own).
+
 Not yet: the ``home`` interface's denial of top-level dot-files (snapd does it with
-AppArmor; a bound home shows them), interface mounts (X11, Wayland, audio...), layouts.
+AppArmor; a bound home shows them), interface mounts (X11, Wayland, audio...).
 
 The working directory is left to bwrap (``cwd=None``): it keeps the caller's directory
 when that path exists inside the sandbox, else moves to $HOME.  snap-confine tries the
@@ -35,9 +41,9 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from usersnap.dirs import Dirs
 from usersnap.errors import SandboxError
@@ -49,7 +55,22 @@ from usersnap.sandbox.environment import (
     go_join,
     user_snap_dir,
 )
-from usersnap.sandbox.ops import Bind, DevBind, Dir, Op, Proc, RemountRo, RoBind, Symlink, Tmpfs
+from usersnap.sandbox.ops import (
+    Bind,
+    DevBind,
+    Dir,
+    NsOp,
+    Op,
+    Proc,
+    RemountRo,
+    RoBind,
+    Symlink,
+    Tmpfs,
+)
+
+if TYPE_CHECKING:  # imported when a snap has layouts: most never pay for it at start-up
+    from usersnap.layouts.plan import LayoutPlan, SourceCreate
+    from usersnap.layouts.view import Lookup
 
 EntryKind = Literal["dir", "file", "symlink"]
 
@@ -119,6 +140,11 @@ class SandboxSpec:
     cwd: str | None = None
     #: one-line messages for stderr before the launch (e.g. the missing-base fallback)
     notices: tuple[str, ...] = ()
+    #: layout sources the launcher creates in the snap's data before anything starts
+    sources: tuple[SourceCreate, ...] = ()
+    #: performed by the launcher in the sandbox's namespace after bwrap's ``ops``, before
+    #: the app starts (bwrap then waits for them on ``--block-fd``)
+    layout_ops: tuple[NsOp, ...] = ()
 
 
 def base_name(info: SnapInfo) -> str:
@@ -152,11 +178,14 @@ def plan_sandbox(
     host_env: Mapping[str, str],
     shell: bool = False,
     cookie: str = "",
+    layout_lookup: Lookup | None = None,
 ) -> SandboxSpec:
     """Plan ``app`` (with ``args``; ``shell`` for ``snap run --shell``) or ``hook``.
 
     ``base_tree`` is the installed base's tree (``<mount>/<base>/<rev>``) or None to
     use the host; ``facts`` must have been gathered for that same tree.
+    ``layout_lookup`` (``facts.lookup``) lets the layout planner see what exists; it is
+    needed when the snap has layouts.
     """
     if (app is None) == (hook is None):
         raise ValueError("exactly one of app and hook must be given")
@@ -185,9 +214,36 @@ def plan_sandbox(
         info, dirs, facts=facts, base_tree=base_tree,
         home_plugged="home" in plugged_interfaces(info, owner),
     )
-    return SandboxSpec(
+    spec = SandboxSpec(
         instance=info.name, revision=revision, uid=dirs.uid, gid=facts.gid, ops=ops,
         env=frozen_map(env), argv=tuple(argv), notices=notices,
+    )
+    if not info.layout or info.confinement == "classic":
+        return spec
+    if layout_lookup is None:
+        raise ValueError("a snap with layouts needs layout_lookup")
+    *base, last = ops
+    if not isinstance(last, RemountRo):
+        raise AssertionError("the sandbox ops end with the root's remount")
+    layouts = sandbox_layouts(info, base_ops=base, revision=revision, base_tree=base_tree,
+                              lookup=layout_lookup)
+    if not layouts.ops:
+        return replace(spec, sources=layouts.sources)
+    return replace(spec, ops=tuple(base), sources=layouts.sources,
+                   layout_ops=(*layouts.ops, last))
+
+
+def sandbox_layouts(
+    info: SnapInfo, *, base_ops: Sequence[Op], revision: str, base_tree: Path | None,
+    lookup: Lookup,
+) -> LayoutPlan:
+    """``info``'s layouts in the namespace ``base_ops`` build (:func:`sandbox_ops` without
+    its final remount)."""
+    from usersnap.layouts.plan import plan_layouts
+
+    return plan_layouts(
+        info, revision, base_ops, lookup, owned=(go_join("/var/snap", info.name),),
+        follow_top_symlinks=base_tree is None,
     )
 
 

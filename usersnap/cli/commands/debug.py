@@ -1,16 +1,30 @@
-"""``usersnap debug paths``: where this usersnap root keeps things (like snap debug paths)."""
+"""``usersnap debug paths|layout``: where this root keeps things, and how a snap's layouts
+are realised (like ``snap debug paths`` and snapd's ``/var/lib/snapd/mount/snap.NAME.fstab``).
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from usersnap.cli.installed import load_installed
 from usersnap.dirs import Dirs
+from usersnap.layouts.plan import LayoutPlan
+from usersnap.sandbox.facts import gather_host_facts, lookup
+from usersnap.sandbox.ops import Bind, Dir, File, Mimic, NsOp, RemountRo, Symlink, Tmpfs
+from usersnap.sandbox.plan import sandbox_layouts, sandbox_ops
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     sub = parser.add_subparsers(dest="debug_command", metavar="COMMAND")
     sub.required = True
     sub.add_parser("paths", help="print system paths")
+    layout = sub.add_parser(
+        "layout", help="print the mount entries of a snap's layouts",
+        description="Print the mount entries snapd would write for the layouts of the "
+                    "snap's current revision (its snap.NAME.fstab), one per line.")
+    layout.add_argument("name", metavar="NAME")
+    layout.add_argument("--ops", action="store_true",
+                        help="also print what usersnap does to realise them")
 
 
 def paths(dirs: Dirs) -> dict[str, str]:
@@ -25,7 +39,53 @@ def paths(dirs: Dirs) -> dict[str, str]:
     }
 
 
+def describe(op: NsOp) -> str:
+    """One namespace op as a line of ``debug layout --ops``."""
+    if isinstance(op, Mimic):
+        return f"mimic {op.dest}"
+    if isinstance(op, Dir):
+        return f"mkdir {op.dest}"
+    if isinstance(op, File):
+        return f"touch {op.dest}"
+    if isinstance(op, Symlink):
+        return f"symlink {op.target} {op.dest}"
+    if isinstance(op, Tmpfs):
+        return f"tmpfs {op.dest}" + ("" if op.mode is None else f" mode={op.mode:04o}")
+    if isinstance(op, RemountRo):
+        return f"remount-ro {op.dest}"
+    return f"{'bind' if isinstance(op, Bind) else 'bind-ro'} {op.src} {op.dest}"
+
+
+def layout_lines(plan: LayoutPlan, *, ops: bool, classic: bool = False) -> list[str]:
+    lines = [entry.fstab() for entry in plan.entries]
+    if not ops:
+        return lines
+    if classic:
+        return [*lines, "# classic confinement: layouts are not applied"]
+    if plan.sources:
+        lines.append("# created in the snap's data before the launch")
+        lines += [f"{source.kind} {source.shown}" for source in plan.sources]
+    if plan.ops:
+        lines.append("# applied in the sandbox, in this order")
+        lines += [describe(op) for op in plan.ops]
+    return lines
+
+
+def layout(name: str, *, ops: bool) -> list[str]:
+    dirs = Dirs.from_env()
+    snap = load_installed(dirs, name, action="inspect")
+    base = sandbox_ops(snap.info, dirs, facts=gather_host_facts(snap.base_tree),
+                       base_tree=snap.base_tree, home_plugged=False)[:-1]
+    plan = sandbox_layouts(snap.info, base_ops=base, revision=snap.revision,
+                           base_tree=snap.base_tree, lookup=lookup)
+    return layout_lines(plan, ops=ops, classic=snap.info.confinement == "classic")
+
+
 def execute(args: argparse.Namespace) -> int:
+    if args.debug_command == "layout":
+        for line in layout(args.name, ops=args.ops):
+            print(line)
+        return 0
     for key, value in paths(Dirs.from_env()).items():
         print(f"{key}={value}")
     return 0

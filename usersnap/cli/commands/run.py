@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from usersnap.client import connect
+from usersnap.cli.installed import load_installed
 from usersnap.dirs import Dirs
 from usersnap.errors import NotFoundError, UsersnapError
-from usersnap.meta.parse import parse_snap_yaml
-from usersnap.sandbox.facts import gather_host_facts
+from usersnap.sandbox.facts import gather_host_facts, lookup
 from usersnap.sandbox.launch import prepare_host_dirs, run_sandboxed
-from usersnap.sandbox.plan import base_name, plan_sandbox
+from usersnap.sandbox.plan import plan_sandbox
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -53,25 +52,14 @@ def launch(target: str, args: list[str], *, shell: bool = False) -> int:
     snap_name, _, app_name = target.partition(".")
     app_name = app_name or snap_name
     dirs = Dirs.from_env()
-    client = connect(dirs)
-    snap = client.get(f"/v2/snaps/{snap_name}")
-    assert isinstance(snap, dict)
-    revision = str(snap["revision"])
-    tree = dirs.mount / snap_name / revision
-    try:
-        info = parse_snap_yaml((tree / "meta" / "snap.yaml").read_bytes())
-    except OSError as err:
-        raise UsersnapError(f"cannot read snap.yaml of {snap_name} {revision}: {err.strerror}"
-                            ) from err
+    snap = load_installed(dirs, snap_name)
+    info, revision, base_tree = snap.info, snap.revision, snap.base_tree
     app = info.apps.get(app_name)
     if app is None:
         raise NotFoundError(f'cannot find app "{app_name}" in "{snap_name}"')
-    base_tree = None
-    base = base_name(info)
-    if base and (dirs.mount / base / "current").is_dir():
-        base_tree = (dirs.mount / base / "current").resolve()
+    # Before planning: layouts look at $SNAP_DATA and $SNAP_COMMON as they will be.
+    prepare_host_dirs(dirs, info.name, revision)
     spec = plan_sandbox(info, revision, dirs, facts=gather_host_facts(base_tree),
                         base_tree=base_tree, app=app, args=args, host_env=os.environ,
-                        shell=shell)
-    prepare_host_dirs(dirs, info.name, revision)
+                        shell=shell, layout_lookup=lookup)
     return run_sandboxed(spec, run_lock=dirs.run_lock)
