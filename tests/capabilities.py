@@ -62,7 +62,12 @@ def _probe_snapd() -> str | None:
     return None if snap_binary() else "Debian's snapd package could not be fetched"
 
 
+def _probe_root() -> str | None:
+    return None if os.geteuid() == 0 else "needs root"
+
+
 _PROBES = {
+    "root": _probe_root,
     "fuse": _probe_fuse,
     "bwrap": _probe_bwrap,
     "mksquashfs": _probe_mksquashfs,

@@ -21,7 +21,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if marker.name.startswith("requires_"):
             why = missing(marker.name.removeprefix("requires_"))
             if why:
-                if MUST_WORK and marker.name != "requires_snapd":
+                if MUST_WORK and marker.name not in ("requires_snapd", "requires_root"):
                     pytest.fail(f"USERSNAP_MUST_WORK=1 but {why}")
                 pytest.skip(why)
 

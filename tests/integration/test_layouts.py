@@ -595,8 +595,9 @@ def _user(name: str) -> pwd.struct_passwd | None:
         return None
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or _user("ustest") is None or not shutil.which("runuser"),
-                    reason="needs root, runuser and the user ustest (useradd -m ustest)")
+@pytest.mark.requires_root
+@pytest.mark.skipif(_user("ustest") is None or not shutil.which("runuser"),
+                    reason="needs runuser and the user ustest (useradd -m ustest)")
 def test_layouts_as_an_unprivileged_user(tmp_path: Path, testbase: Path) -> None:
     user = _user("ustest")
     assert user is not None

@@ -55,7 +55,7 @@ def run_probes(programs: tuple[Path, ...], probes: tuple[str, ...] = EVERY_PROBE
         proc = subprocess.run(
             ["bwrap", "--unshare-user", "--unshare-pid", "--die-with-parent",
              "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-             *seccomp, PYTHON, str(HELPER), *probes],
+             "--ro-bind", str(HELPER), str(HELPER), *seccomp, PYTHON, str(HELPER), *probes],
             pass_fds=fds, capture_output=True, text=True, timeout=60, check=False,
         )
     finally:

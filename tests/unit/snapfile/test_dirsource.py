@@ -23,7 +23,6 @@ from usersnap.snapfile.dirsource import DirSource
 from usersnap.snapfile.load import load_try_dir
 from usersnap.snapfile.source import Inode, SnapSource
 
-ROOT = os.geteuid() == 0
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -191,7 +190,7 @@ def test_special_files_are_listed_never_opened(source: DirSource, tree: Path) ->
         sock.close()
 
 
-@pytest.mark.skipif(not ROOT, reason="mknod needs root")
+@pytest.mark.requires_root
 def test_device_nodes_keep_their_numbers(source: DirSource, tree: Path) -> None:
     os.mknod(tree / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
     null = source.resolve("null")
@@ -297,7 +296,7 @@ def test_concurrent_reads_with_evictions(tree: Path) -> None:
     assert errors == []
 
 
-@pytest.mark.skipif(not ROOT, reason="needs root to switch to a plain user")
+@pytest.mark.requires_root
 def test_unreadable_directories_can_still_be_searched() -> None:
     """As a plain user: a directory with mode 0711 can be looked in, not listed."""
     base = Path(tempfile.mkdtemp(prefix="dirsource-"))
