@@ -98,10 +98,11 @@ class Client:
     def post(self, path: str, body: object) -> Result:
         return self.request("POST", path, body=body)
 
-    def upload_snap(self, path: Path, fields: Mapping[str, str]) -> str:
+    def upload_snap(self, path: Path, fields: Mapping[str, str],
+                    on_progress: Callable[[int, int], None] | None = None) -> str:
         """Sideload ``path`` the way ``snap install FILE`` does: the text ``fields`` in
         order, then the file, as chunked ``multipart/form-data`` read from disk as it is
-        sent.  Returns the change id."""
+        sent.  ``on_progress(sent, size)`` follows the file.  Returns the change id."""
         try:
             snap = path.open("rb")
         except OSError as err:
@@ -110,7 +111,8 @@ class Client:
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         with snap:
             result = self._call(
-                "POST", "/v2/snaps", lambda: _multipart(boundary, fields, path.name, snap), headers
+                "POST", "/v2/snaps",
+                lambda: _multipart(boundary, fields, path.name, snap, on_progress), headers
             )
         if result.change is None:
             raise DaemonError("usersnapd sent a sync response to a snap upload")
@@ -148,7 +150,7 @@ class Client:
                 err = change.get("err")
                 if isinstance(err, str) and err:
                     raise UsersnapError(err)
-                raise UsersnapError(f"change finished in status {status!r} with no error message")
+                raise UsersnapError(f'change finished in status "{status}" with no error message')
             time.sleep(poll)
 
     def _call(
@@ -193,13 +195,19 @@ def _form_fields(boundary: str, fields: Mapping[str, str]) -> Iterator[bytes]:
 
 
 def _multipart(
-    boundary: str, fields: Mapping[str, str], filename: str, snap: BinaryIO
+    boundary: str, fields: Mapping[str, str], filename: str, snap: BinaryIO,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[bytes]:
     yield from _form_fields(boundary, fields)
     yield _part(boundary, "snap", f'; filename="{_quote(filename)}"')
+    size = os.fstat(snap.fileno()).st_size
     snap.seek(0)
+    sent = 0
     while chunk := snap.read(_UPLOAD_CHUNK):
         yield chunk
+        sent += len(chunk)
+        if on_progress is not None:
+            on_progress(sent, size)
     yield f"\r\n--{boundary}--\r\n".encode()
 
 

@@ -212,7 +212,7 @@ def test_wait_change_failed(fake: tuple[Fake, Client]) -> None:
         c.wait_change("4", poll=0.01)
     assert str(info.value) == err
     handler.changes["6"] = [{"id": "6", "status": "Undone", "ready": True}]
-    with pytest.raises(UsersnapError, match="change finished in status 'Undone' with no error"):
+    with pytest.raises(UsersnapError, match='change finished in status "Undone" with no error'):
         c.wait_change("6", poll=0.01)
 
 

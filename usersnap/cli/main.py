@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "changes": ("changes", "List system changes"),
     "tasks": ("tasks", "List a change's tasks"),
     "watch": ("tasks", "Watch a change in progress"),
+    "abort": ("abort", "Abort a pending change"),
+    "get": ("get", "Print configuration options"),
+    "set": ("set", "Change configuration options"),
+    "unset": ("set", "Remove configuration options"),
     "debug": ("debug", "Run debug commands"),
 }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from usersnap.client import Client, connect
@@ -52,11 +54,26 @@ class Spinner:
         task = doing[0]
         progress = task.get("progress") or {}
         done, total = int(progress.get("done", 0)), int(progress.get("total", 1))
-        text = str(task.get("summary", ""))
+        self._line(str(task.get("summary", "")), done, total)
+
+    def transfer(self, label: str) -> Callable[[int, int], None]:
+        """A progress callback for an upload, shown at most every 0.1 s."""
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.1 or done >= total:
+                last[0] = now
+                self._line(label, done, total)
+
+        return progress
+
+    def _line(self, text: str, done: int, total: int) -> None:
         if total > 1:
             width = 20
             filled = width * done // max(total, 1)
-            text = f"{text} [{'#' * filled}{'.' * (width - filled)}] {100 * done // total}%"
+            bar = f" [{'#' * filled}{'.' * (width - filled)}] {100 * done // total}%"
+            text = text[: 76 - len(bar)] + bar
         self._n += 1
         sys.stdout.write(f"\r{self.FRAMES[self._n % 4]} {text[:76]}\x1b[K")
         sys.stdout.flush()

@@ -1,24 +1,29 @@
 """Changes and tasks: snapd's unit of asynchronous work, as the REST API shows it.
 
-A change is an ordered list of tasks.  Each task's ``do`` runs in a worker thread (disk
-and image I/O must not block the trio loop that also serves FUSE); when one fails, the
+A change is an ordered list of tasks.  A task's ``do`` is either a plain function, run in
+a worker thread (disk and image I/O must not block the trio loop that also serves FUSE),
+or a coroutine function, run on the loop (hooks: they wait on a process and must be
+cancellable).  When one fails, or the change is aborted (``POST /v2/changes/ID``), the
 tasks already done are undone in reverse order, so a failed change leaves no trace.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
 
 from usersnap.daemon.envelope import rfc3339
 from usersnap.errors import ChangeConflictError, NotFoundError, UsersnapError
+
+__all__ = ["Change", "ChangeManager", "Task", "TaskContext", "TaskFn"]
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +46,27 @@ class TaskContext:
     def __init__(self, task: Task) -> None:
         self._task = task
 
-    def log(self, message: str) -> None:
+    @property
+    def change(self) -> Change | None:
+        return self._task.change
+
+    def log(self, message: str, level: str = "INFO", *, when_done: bool = False) -> None:
+        """snapd's task log line: ``TIME LEVEL message`` (``task.Logf``/``task.Errorf``).
+
+        The real ``snap`` client prints the last log line of a task while it is
+        ``Doing``: ``when_done`` holds the line back until the task is done.
+        """
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._task.log.append(f"{stamp} INFO {message}")
+        line = f"{stamp} {level} {message}"
+        (self._task.held_log if when_done else self._task.log).append(line)
 
     def progress(self, done: int, total: int, label: str = "") -> None:
         self._task.progress = (label, done, total)
 
 
-TaskFn = Callable[[TaskContext], None]
+#: A task's work: run in a worker thread, or on the trio loop when it is a coroutine
+#: function (then an abort cancels it).
+TaskFn = Callable[[TaskContext], None] | Callable[[TaskContext], Awaitable[None]]
 
 
 @dataclass
@@ -64,6 +81,8 @@ class Task:
     progress: tuple[str, int, int] = ("", 0, 1)
     spawn_time: float = field(default_factory=time.time)
     ready_time: float | None = None
+    change: Change | None = field(default=None, repr=False)
+    held_log: list[str] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, object]:
         label, done, total = self.progress
@@ -91,6 +110,10 @@ class Change:
     err: str = ""
     spawn_time: float = field(default_factory=time.time)
     ready_time: float | None = None
+    #: set by :meth:`ChangeManager.abort`; the runner stops at the next task boundary
+    aborted: bool = False
+    #: cancels the running task if it runs on the loop (a hook)
+    cancel_scope: trio.CancelScope | None = field(default=None, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -140,6 +163,8 @@ class ChangeManager:
         self.check_conflict(names)
         change = Change(id=str(self._next_id()), kind=kind, summary=summary,
                         snap_names=names, tasks=tasks, data=dict(data or {}))
+        for task in tasks:
+            task.change = change
         self._changes[change.id] = change
         self._trim()
         self._nursery.start_soon(self._run, change)
@@ -150,6 +175,17 @@ class ChangeManager:
             return self._changes[change_id]
         except KeyError:
             raise NotFoundError(f"cannot find change with id {change_id!r}") from None
+
+    def abort(self, change_id: str) -> Change:
+        """snapd's ``Change.Abort``: what has not run is held, what ran is undone; a task
+        running on the loop (a hook) is stopped, one in a worker thread finishes first."""
+        change = self.get(change_id)
+        if change.ready:
+            raise UsersnapError(f"cannot abort change {change_id} with nothing pending")
+        change.aborted = True
+        if change.cancel_scope is not None:
+            change.cancel_scope.cancel()
+        return change
 
     def all(self) -> list[Change]:
         return list(self._changes.values())
@@ -168,44 +204,83 @@ class ChangeManager:
         failed: Task | None = None
         reason = ""
         for task in change.tasks:
+            if change.aborted:
+                break
             task.status = "Doing"
             _failpoint("before", task.kind)
             try:
-                await trio.to_thread.run_sync(task.do, TaskContext(task))
+                await self._call(change, task.do, task)
+            except trio.Cancelled:
+                raise  # the daemon is stopping
+            except _Aborted:
+                TaskContext(task).log("aborted", "ERROR")
+                task.status = "Undone"
+                task.ready_time = time.time()
+                break
             except Exception as err:  # every failure is reported through the change
                 failed, reason = task, _reason(err)
                 task.status = "Error"
-                TaskContext(task).log(f"ERROR {reason}")
+                TaskContext(task).log(reason, "ERROR")
                 task.ready_time = time.time()
                 break
             task.status = "Done"
+            task.log += task.held_log
             task.progress = (task.progress[0], task.progress[2], task.progress[2])
             task.ready_time = time.time()
             done.append(task)
             _failpoint("after", task.kind)
-        if failed is None:
+        if failed is None and not change.aborted:
             change.status = "Done"
         else:
             for task in change.tasks:
                 if task.status == "Do":
                     task.status = "Hold"
             for task in reversed(done):
-                await self._undo(task)
-            change.status = "Error"
-            change.err = f"cannot perform the following tasks:\n- {failed.summary} ({reason})"
+                await self._undo(change, task)
+            if failed is not None:
+                change.status = "Error"
+                change.err = (f"cannot perform the following tasks:\n- {failed.summary} "
+                              f"({reason})")
+            else:
+                change.status = "Undone"
         change.ready_time = time.time()
         self.on_ready(change)
 
-    async def _undo(self, task: Task) -> None:
+    async def _call(self, change: Change, fn: TaskFn, task: Task, abortable: bool = True
+                    ) -> None:
+        ctx = TaskContext(task)
+        if not inspect.iscoroutinefunction(fn):
+            await trio.to_thread.run_sync(fn, ctx)
+            return
+        if not abortable:
+            await fn(ctx)
+            return
+        with trio.CancelScope() as scope:
+            change.cancel_scope = scope
+            if change.aborted:
+                scope.cancel()
+            try:
+                await fn(ctx)
+            finally:
+                change.cancel_scope = None
+        if scope.cancelled_caught:
+            raise _Aborted
+
+    async def _undo(self, change: Change, task: Task) -> None:
         if task.undo is None:
             task.status = "Undone"
             return
         try:
-            await trio.to_thread.run_sync(task.undo, TaskContext(task))
+            with trio.CancelScope(shield=True):  # an undo is never aborted
+                await self._call(change, task.undo, task, abortable=False)
             task.status = "Undone"
         except Exception as err:  # an undo failure must not hide the original error
-            TaskContext(task).log(f"ERROR cannot undo: {_reason(err)}")
+            TaskContext(task).log(f"cannot undo: {_reason(err)}", "ERROR")
             task.status = "Error"
+
+
+class _Aborted(Exception):
+    """The change was aborted while this task ran on the loop."""
 
 
 def _reason(err: BaseException) -> str:

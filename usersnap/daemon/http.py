@@ -1,4 +1,7 @@
-"""A small HTTP/1.1 server on trio over AF_UNIX, shaped by snapd's Go clients.
+"""An HTTP/1.1 server on trio over AF_UNIX, shaped by snapd's Go clients.
+
+h11 does the HTTP: request syntax, body framing (``Content-Length``, chunked), keep-alive
+and response framing; this module adds what a daemon needs around it.
 
 What the real ``snap`` client needs and generic servers get wrong (rest-api.md §2):
 keep-alive with a ``Content-Length`` on every response, ``Transfer-Encoding: chunked``
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import h11
 import trio
 
 from usersnap.daemon.envelope import Response, error_response
@@ -66,8 +70,6 @@ _MAX_PARTS = 100
 _MAX_FIELD_BYTES = 64 * 1024
 _MAX_PREAMBLE = 64 * 1024
 _PROBE_SECONDS = 2.0
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 class BadRequestError(UsersnapError):
@@ -119,51 +121,39 @@ class Multipart:
 
 
 class _Conn:
-    """A buffered trio stream whose every wait on the client is bounded."""
+    """An h11 server connection over a trio stream; every wait on the client is bounded."""
 
     def __init__(self, stream: trio.SocketStream, idle_timeout: float) -> None:
         self.stream = stream
         self.idle_timeout = idle_timeout
-        self.buf = bytearray()
+        # h11 buffers at most this much of an incomplete head, chunk header or trailer
+        # before refusing it with 431; bodies are delivered incrementally whatever their size.
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
 
-    async def fill(self) -> None:
-        data = b""
-        with trio.move_on_after(self.idle_timeout) as scope:
-            try:
-                data = await self.stream.receive_some(_RECV_SIZE)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as err:
-                raise _ConnectionLost(str(err)) from err
-        if scope.cancelled_caught:
-            raise _ConnectionLost("client idle for too long")
-        if not data:
-            raise _ConnectionLost("client closed the connection")
-        self.buf += data
-
-    async def read_line(self, limit: int, status: int, what: str) -> bytes:
-        """One line without its CRLF (bare LF accepted); longer than ``limit`` is ``status``."""
-        start = 0
+    async def next_event(self) -> object:
+        """The next h11 event, reading from the client as needed; ``RemoteProtocolError``
+        passes through, a hang-up or stall is :class:`_ConnectionLost`."""
         while True:
-            end = self.buf.find(b"\n", start)
-            if end >= 0:
-                if end > limit:
-                    break
-                line = bytes(self.buf[:end])
-                del self.buf[: end + 1]
-                return line.removesuffix(b"\r")
-            if len(self.buf) > limit:
-                break
-            start = len(self.buf)
-            await self.fill()
-        raise _ProtocolError(status, f"{what} too long")
+            event = self.h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            data = b""
+            with trio.move_on_after(self.idle_timeout) as scope:
+                try:
+                    data = await self.stream.receive_some(_RECV_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as err:
+                    raise _ConnectionLost(str(err)) from err
+            if scope.cancelled_caught:
+                raise _ConnectionLost("client idle for too long")
+            if not data:
+                raise _ConnectionLost("client closed the connection")
+            self.h11.receive_data(data)
 
-    async def read_some(self, max_bytes: int) -> bytes:
-        if not self.buf:
-            await self.fill()
-        data = bytes(self.buf[:max_bytes])
-        del self.buf[:max_bytes]
-        return data
-
-    async def send(self, data: bytes) -> None:
+    async def send(self, *events: h11.Event) -> None:
+        """Send ``events`` in one write (a response's head and body reach the client together)."""
+        data = b"".join(self.h11.send(event) or b"" for event in events)
+        if not data:
+            return
         with trio.move_on_after(self.idle_timeout) as scope:
             try:
                 await self.stream.send_all(data)
@@ -189,9 +179,7 @@ class _Head:
     method: str
     target: str
     headers: dict[str, str]
-    keep_alive: bool
     length: int | None
-    chunked: bool
 
 
 class _BodySource(Protocol):
@@ -213,62 +201,39 @@ class _BytesBody:
 
 
 class _Body:
-    """The request body, de-chunked on the fly; ``broken`` means the framing is lost."""
+    """The request body as h11 de-frames it; ``broken`` means the framing is lost."""
 
     def __init__(self, conn: _Conn, head: _Head) -> None:
         self._conn = conn
-        self._chunked = head.chunked
-        self._left = head.length or 0
         self.length = head.length
-        self.done = not head.chunked and self._left == 0
+        self.done = False
         self.broken = False
-        self._in_chunk = False
-        self._expect_continue = head.headers.get("expect", "").lower() == "100-continue"
+        self._pending = b""
 
     async def read_some(self, max_bytes: int = _RECV_SIZE) -> bytes:
         """Up to ``max_bytes`` of body; ``b""`` once it is all read."""
-        if self.done:
-            return b""
-        if self._expect_continue:
-            self._expect_continue = False
-            await self._conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-        try:
-            if self._chunked and self._left == 0 and not await self._next_chunk():
-                return b""
-            data = await self._conn.read_some(min(max_bytes, self._left))
-        except _ProtocolError as err:
-            self.broken = True
-            raise BadRequestError(f"malformed request body: {err.message}") from err
-        except _ConnectionLost:
-            self.broken = True
-            raise
-        self._left -= len(data)
-        if not self._chunked and self._left == 0:
-            self.done = True
+        while not self._pending and not self.done:
+            if self._conn.h11.they_are_waiting_for_100_continue:
+                await self._conn.send(
+                    h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
+            try:
+                event = await self._conn.next_event()
+            except h11.RemoteProtocolError as err:
+                self.broken = True
+                raise BadRequestError(f"malformed request body: {err}") from err
+            except _ConnectionLost:
+                self.broken = True
+                raise
+            if isinstance(event, h11.Data):
+                self._pending = bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self.done = True
+        data, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
         return data
-
-    async def _next_chunk(self) -> bool:
-        """Read up to the next chunk's data; False after the last chunk and its trailers."""
-        if self._in_chunk and await self._conn.read_line(MAX_LINE, 400, "chunk") != b"":
-            raise _ProtocolError(400, "chunk data longer than its size")
-        line = await self._conn.read_line(MAX_LINE, 400, "chunk size line")
-        size = line.split(b";", 1)[0].strip(b" \t")
-        if not size or len(size) > 16 or not set(size) <= _HEX:
-            raise _ProtocolError(400, "bad chunk size")
-        self._left = int(size, 16)
-        self._in_chunk = True
-        if self._left == 0:
-            total = 0
-            while trailer := await self._conn.read_line(MAX_LINE, 400, "trailer"):
-                total += len(trailer)
-                if total > MAX_HEADER_BYTES:
-                    raise _ProtocolError(400, "trailers too long")
-            self.done = True
-        return not self.done
 
     async def drain(self) -> bool:
         """Discard what the handler left unread; False when the connection cannot be reused."""
-        if self.broken or self._expect_continue:
+        if self.broken or self._conn.h11.they_are_waiting_for_100_continue:
             return False
         seen = 0
         try:
@@ -463,55 +428,38 @@ class _MultipartParser:
         self.files[-1] = UploadedFile(name, filename, upload.path, size)
 
 
-def _parse_head_line(line: bytes) -> tuple[str, str]:
-    parts = line.split(b" ")
-    if len(parts) != 3 or not parts[0] or not set(parts[0]) <= _TOKEN or not parts[1]:
-        raise _ProtocolError(400, "malformed request line")
-    if parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
-        status = 505 if parts[2].startswith(b"HTTP/") else 400
-        raise _ProtocolError(status, "unsupported HTTP version")
-    try:
-        target = parts[1].decode("ascii")
-    except UnicodeDecodeError as err:
-        raise _ProtocolError(400, "malformed request target") from err
-    return parts[0].decode("ascii"), target
-
-
 async def _read_head(conn: _Conn) -> _Head:
-    line = await conn.read_line(MAX_LINE, 414, "request line")
-    while not line:  # RFC 9112 §2.2: ignore empty lines before the request line
-        line = await conn.read_line(MAX_LINE, 414, "request line")
-    method, target = _parse_head_line(line)
-    http10 = line.endswith(b"HTTP/1.0")
+    """The next request's head, checked against our limits (h11 checks the syntax)."""
+    event = await conn.next_event()
+    if not isinstance(event, h11.Request):
+        raise _ProtocolError(400, "malformed request")
+    if event.http_version not in (b"1.0", b"1.1"):
+        raise _ProtocolError(505, "unsupported HTTP version")
+    if len(event.target) > MAX_LINE:
+        raise _ProtocolError(414, "request line too long")
+    if len(event.headers) > MAX_HEADERS:
+        raise _ProtocolError(431, "too many headers")
     headers: dict[str, str] = {}
     total = 0
-    while raw := await conn.read_line(max(0, min(MAX_LINE, MAX_HEADER_BYTES - total)), 431,
-                                      "header"):
-        total += len(raw) + 2
-        if len(headers) >= MAX_HEADERS:
-            raise _ProtocolError(431, "too many headers")
-        name, sep, value = raw.partition(b":")
-        if not sep or not name or not set(name) <= _TOKEN:
-            raise _ProtocolError(400, "malformed header line")
-        key = name.decode("ascii").lower()
-        text = value.strip(b" \t").decode("latin-1")
+    for raw_name, raw_value in event.headers:
+        size = len(raw_name) + len(raw_value)
+        total += size
+        if size > MAX_LINE:
+            raise _ProtocolError(431, "header too long")
+        if total > MAX_HEADER_BYTES:  # h11's buffer bound is checked only while incomplete
+            raise _ProtocolError(431, "headers too long")
+        key = raw_name.decode("ascii")
+        text = raw_value.decode("latin-1")
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-    keep_alive = "close" not in tokens and not http10
-    length: int | None = None
-    chunked = False
-    if "transfer-encoding" in headers:
-        if "content-length" in headers:
-            raise _ProtocolError(400, "both Transfer-Encoding and Content-Length")
-        if headers["transfer-encoding"].strip().lower() != "chunked":
-            raise _ProtocolError(501, "unsupported Transfer-Encoding")
-        chunked = True
-    elif "content-length" in headers:
-        cl = headers["content-length"]
-        if not cl.isascii() or not cl.isdigit() or len(cl) > 18:
-            raise _ProtocolError(400, "bad Content-Length")
-        length = int(cl)
-    return _Head(method, target, headers, keep_alive, length, chunked)
+    if "transfer-encoding" in headers and "content-length" in headers:
+        # RFC 9112 §6.1: a request smuggling vector; h11 would let chunked win
+        raise _ProtocolError(400, "both Transfer-Encoding and Content-Length")
+    try:
+        target = event.target.decode("ascii")
+    except UnicodeDecodeError as err:
+        raise _ProtocolError(400, "malformed request target") from err
+    length = int(headers["content-length"]) if "content-length" in headers else None
+    return _Head(event.method.decode("ascii"), target, headers, length)
 
 
 def _split_target(target: str) -> tuple[str, dict[str, list[str]]]:
@@ -522,37 +470,33 @@ def _split_target(target: str) -> tuple[str, dict[str, list[str]]]:
     return path, parse_qs(parts.query, keep_blank_values=True)
 
 
-def _check_headers(headers: dict[str, str]) -> None:
-    for name, value in headers.items():
-        if not name or not set(name.encode("latin-1", "replace")) <= _TOKEN:
-            raise ValueError(f"invalid response header name {name!r}")
-        if any(c in value for c in "\r\n\0"):
-            raise ValueError(f"invalid value for response header {name!r}")
-
-
-def _encode_head(response: Response, keep_alive: bool, framing: tuple[str, str]) -> bytes:
+def _reason(status: int) -> bytes:
     try:
-        reason = HTTPStatus(response.status).phrase
+        return HTTPStatus(status).phrase.encode("latin-1")
     except ValueError:
-        reason = "Unknown"
-    lines = [f"HTTP/1.1 {response.status} {reason}"]
+        return b"Unknown"
+
+
+def _h11_response(response: Response, framing: list[tuple[str, str]]) -> h11.Response:
+    """The response head; h11 refuses header names and values that would break framing."""
     ours = {"content-length", "transfer-encoding", "connection"}
-    lines += [f"{k}: {v}" for k, v in response.headers.items() if k.lower() not in ours]
-    lines.append(f"{framing[0]}: {framing[1]}")
-    if not keep_alive:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ours]
+    return h11.Response(status_code=response.status, headers=headers + framing,
+                        reason=_reason(response.status))
 
 
 async def _send_response(conn: _Conn, response: Response, keep_alive: bool) -> bool:
     """Send ``response``; returns whether the connection may carry another request."""
+    close = [] if keep_alive else [("Connection", "close")]
     if isinstance(response.body, bytes):
-        framing = ("Content-Length", str(len(response.body)))
-        await conn.send(_encode_head(response, keep_alive, framing) + response.body)
-        return keep_alive
+        framing = [("Content-Length", str(len(response.body))), *close]
+        await conn.send(_h11_response(response, framing), h11.Data(data=response.body),
+                        h11.EndOfMessage())
+        return conn.h11.our_state is h11.DONE
     # A streamed body ends the connection: the client cannot pipeline past a stream that
     # may never end, and it lets us watch for the hang-up that ends a follow stream.
-    await conn.send(_encode_head(response, False, ("Transfer-Encoding", "chunked")))
+    # Without a length, h11 frames it chunked (close-delimited for an HTTP/1.0 client).
+    await conn.send(_h11_response(response, [("Connection", "close")]))
     await _stream(conn, response.body)
     return False
 
@@ -572,13 +516,13 @@ async def _stream(conn: _Conn, body: AsyncIterator[bytes]) -> None:
             try:
                 async for chunk in body:
                     if chunk:
-                        await conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                        await conn.send(h11.Data(data=chunk))
             except _ConnectionLost:
                 pass
             except Exception:
                 log.exception("streamed response failed; closing the connection")
             else:
-                await conn.send(b"0\r\n\r\n")
+                await conn.send(h11.EndOfMessage())
             nursery.cancel_scope.cancel()
     finally:
         if aclose is not None:
@@ -600,7 +544,7 @@ def _sole_error(err: Exception) -> Exception:
 async def _run_handler(handler: Handler, request: Request) -> Response:
     try:
         response = await handler(request)
-        _check_headers(response.headers)
+        _h11_response(response, [])  # a header h11 cannot send is the handler's bug
     except Exception as group:
         err = _sole_error(group)
         if isinstance(err, _ConnectionLost):
@@ -614,6 +558,15 @@ async def _run_handler(handler: Handler, request: Request) -> Response:
     return response
 
 
+async def _refuse(conn: _Conn, status: int, message: str) -> bool:
+    """Answer a request we cannot read with an error envelope, then close."""
+    response = error_response(UsersnapError(message), status=status)
+    with contextlib.suppress(h11.LocalProtocolError):
+        await _send_response(conn, response, keep_alive=False)
+    await conn.linger()
+    return False
+
+
 async def _serve_one(conn: _Conn, handler: Handler, peer: Peer) -> bool:
     """Serve one request; returns whether the connection may carry another."""
     try:
@@ -622,18 +575,18 @@ async def _serve_one(conn: _Conn, handler: Handler, peer: Peer) -> bool:
         path, query = _split_target(head.target)
     except trio.TooSlowError as err:
         raise _ConnectionLost("request head too slow") from err
+    except h11.RemoteProtocolError as err:
+        return await _refuse(conn, err.error_status_hint, f"malformed request: {err}")
     except _ProtocolError as err:
-        response = error_response(UsersnapError(err.message), status=err.status)
-        await _send_response(conn, response, keep_alive=False)
-        await conn.linger()
-        return False
+        return await _refuse(conn, err.status, err.message)
     body = _Body(conn, head)
     request = Request(head.method, path, query, head.headers, peer, body)
     response = await _run_handler(handler, request)
-    keep_alive = head.keep_alive and (body.done or await body.drain())
+    keep_alive = conn.h11.their_state is h11.DONE or await body.drain()
     if not await _send_response(conn, response, keep_alive):
         await conn.linger()
         return False
+    conn.h11.start_next_cycle()
     return True
 
 

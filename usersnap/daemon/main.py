@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from usersnap.daemon.api import Api, upload_dir
+from usersnap.daemon.api import Api, SnapctlApi, upload_dir
 from usersnap.daemon.changes import ChangeManager
 from usersnap.daemon.http import Request, Response, serve_http
 from usersnap.daemon.manager import SnapManager
@@ -27,7 +28,9 @@ from usersnap.errors import UsersnapError
 from usersnap.fusefs.operations import SnapFS
 from usersnap.fusefs.serve import clear_stale_mount, serve_snapfs
 from usersnap.fusefs.tree import SnapTree
+from usersnap.ops.cookies import sync_cookies
 from usersnap.ops.recover import recover
+from usersnap.snapctl.build import ensure_snapctl
 
 log = logging.getLogger("usersnapd")
 
@@ -104,6 +107,9 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
         log.error("%s", problem)
     for name in list(manager.state.snaps):
         manager.sync_derived(name)
+    sync_cookies(dirs, manager.state.cookies)  # also when no snap is left
+    # before serving: the first hook or app run must find it (a no-op once built)
+    await trio.to_thread.run_sync(ensure_snapctl, dirs)
     activity = Activity()
     fs = SnapFS(tree)
     try:
@@ -112,12 +118,18 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
             await nursery.start(serve_snapfs, dirs.mount, fs)
             api = Api(manager, upload_dir(dirs.root))
             await nursery.start(serve_http, dirs.socket, activity.wrap(api.handle))
+            # 0666 like snapd-snap.socket, so a sandbox can be given it; the directory
+            # is 0700 and SnapctlApi serves only our uid
+            snapctl = SnapctlApi(manager, dirs.uid)
+            await nursery.start(functools.partial(
+                serve_http, dirs.snap_socket, activity.wrap(snapctl.handle), mode=0o666))
             log.info("usersnapd %d serving %s on %s", os.getpid(), dirs.mount, dirs.socket)
             nursery.start_soon(_watch_signals, nursery.cancel_scope)
             nursery.start_soon(_watch_idle, dirs, manager, fs, activity, idle_timeout,
                                nursery.cancel_scope)
     finally:
         dirs.socket.unlink(missing_ok=True)
+        dirs.snap_socket.unlink(missing_ok=True)
         manager.close()
         log.info("usersnapd %d stopped", os.getpid())
 

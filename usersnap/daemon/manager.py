@@ -15,21 +15,33 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import trio
 
 from usersnap.apps.launchers import sync_launchers
-from usersnap.daemon.changes import Change, ChangeManager, TaskContext, TaskFn
+from usersnap.daemon.changes import Change, ChangeManager, Task, TaskContext, TaskFn
+from usersnap.daemon.envelope import rfc3339
+from usersnap.daemon.hooks import (
+    Context,
+    Contexts,
+    HookFailed,
+    hook_timeout,
+    new_cookie,
+    run_hook,
+)
 from usersnap.dirs import Dirs
-from usersnap.errors import NotInstalledError, UsersnapError
+from usersnap.errors import NotInstalledError, SnapNotFoundError, UsersnapError
 from usersnap.fusefs.tree import SnapTree
 from usersnap.meta.model import SnapInfo
 from usersnap.ops import files
+from usersnap.ops.cookies import sync_cookies
 from usersnap.snapfile.load import LoadedSnap, load_snap_file, load_try_dir
 from usersnap.snapfile.source import SnapSource
+from usersnap.state import config
 from usersnap.state.model import (
     RevisionState,
     SnapState,
@@ -70,6 +82,7 @@ class SnapManager:
         self.broken: dict[tuple[str, str], str] = {}
         self._state_lock = threading.Lock()
         self.changes: ChangeManager | None = None
+        self.contexts = Contexts()
 
     # -- start-up -----------------------------------------------------------------
 
@@ -163,6 +176,7 @@ class SnapManager:
         if snap is not None:
             files.set_current_symlinks(self.dirs, name, snap.current)
         sync_launchers(self.dirs, self.launcher_apps())
+        sync_cookies(self.dirs, self.state.cookies)
 
     def launcher_apps(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -195,7 +209,6 @@ class SnapManager:
 
             def do(ctx: TaskContext) -> None:
                 os.replace(upload, blob)  # the image was opened here; its fd follows
-                ctx.log(f"stored as {blob.name}")
 
             def undo(ctx: TaskContext) -> None:
                 blob.unlink(missing_ok=True)
@@ -269,8 +282,10 @@ class SnapManager:
 
         def uncopy_data(ctx: TaskContext) -> None:
             files.remove_revision_data(self.dirs, name, revision)
-            if old is None:
+            if old is None:  # and what its hooks' sandboxes got (prepare_host_dirs)
                 files.remove_all_data(self.dirs, name)
+                shutil.rmtree(self.dirs.private_tmp(name), ignore_errors=True)
+                shutil.rmtree(self.dirs.xdg_runtime(name), ignore_errors=True)
 
         dropped: list[RevisionState] = []
 
@@ -280,31 +295,52 @@ class SnapManager:
                 previous[0] = current
                 snap, gone = add_revision(current, name, new_rev, info.type)
                 dropped.extend(gone)
-                return state.with_snap(snap, name)
+                state = state.with_snap(snap, name)
+                if state.cookie_of(name) is None:  # snapd creates it when first linked
+                    state = state.with_cookie(new_cookie(), name)
+                return state
 
             self._commit(update)
             self._on_trio(lambda: self.tree.set_current(name, revision))
             self.sync_derived(name)
 
         def unlink(ctx: TaskContext) -> None:
-            self._commit(lambda s: s.with_snap(previous[0], name))
             prev = previous[0]
+            self._commit(lambda s: s.with_snap(prev, name) if prev is not None
+                         else s.with_snap(None, name).with_cookie(None, name))
             self._on_trio(lambda: self.tree.set_current(name, prev.current if prev else None))
             self.sync_derived(name)
 
         def discard_old(ctx: TaskContext) -> None:
             for rev in dropped:
-                ctx.log(f"discarding revision {rev.revision}")
+                ctx.log(f"discarded revision {rev.revision}", when_done=True)
                 self._discard(name, rev)
 
         c = self.changes
+        # snapd's doInstall order for what exists here.  Old revisions are discarded
+        # last, after the hooks, so that a failing hook can still be undone whole.
+        refresh = old is not None
         tasks = [
             c.new_task("prepare-snap", f'Prepare snap "{display_path}" ({revision})',
                        prepare_do, unprepare),
             c.new_task("mount-snap", f'Mount snap "{name}" ({revision})', mount, unmount),
+        ]
+        if refresh:
+            tasks.append(self.hook_task(
+                name, "pre-refresh", f'Run pre-refresh hook of "{name}" snap if present'))
+        tasks += [
             c.new_task("copy-snap-data", f'Copy snap "{name}" data', copy_data, uncopy_data),
             c.new_task("link-snap", f'Make snap "{name}" ({revision}) available to the system',
                        link, unlink),
+        ]
+        if refresh:
+            tasks.append(self.hook_task(
+                name, "post-refresh", f'Run post-refresh hook of "{name}" snap if present'))
+        else:
+            tasks.append(self.hook_task(
+                name, "install", f'Run install hook of "{name}" snap if present'))
+        tasks += [
+            *self._after_link_hooks(name, info.type, revision),
             c.new_task("cleanup", f'Clean up "{name}" ({revision}) install', discard_old),
         ]
         try:
@@ -333,7 +369,7 @@ class SnapManager:
 
         def unlink(ctx: TaskContext) -> None:
             if whole:
-                self._commit(lambda s: s.with_snap(None, name))
+                self._commit(lambda s: s.with_snap(None, name).with_cookie(None, name))
                 self._on_trio(lambda: self.tree.set_current(name, None))
             else:
                 def update(state: State) -> State:
@@ -351,6 +387,8 @@ class SnapManager:
 
         if whole:
             tasks = [
+                self.hook_task(name, "remove", f'Run remove hook of "{name}" snap if present',
+                               ignore_error=True),
                 c.new_task("unlink-snap", f'Make snap "{name}" unavailable to the system', unlink),
                 c.new_task("discard-snap", f'Remove snap "{name}" ({snap.current}) from the system',
                            discard),
@@ -403,6 +441,158 @@ class SnapManager:
         c = self.changes
         tasks = [c.new_task("link-snap",
                             f'Make snap "{name}" ({target}) available to the system',
-                            set_current(target), set_current(previous))]
+                            set_current(target), set_current(previous)),
+                 *self._after_link_hooks(name, snap.type, target)]
         return c.start("revert-snap", f'Revert "{name}" snap', (name,), tasks,
                        {"snap-name": name})
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def _after_link_hooks(self, name: str, snap_type: str, revision: str) -> list[Task]:
+        """snapd's configure (not for bases) and check-health after install, refresh
+        and revert; both optional."""
+        tasks = []
+        if snap_type not in ("base", "snapd"):
+            tasks.append(self.hook_task(
+                name, "configure", f'Run configure hook of "{name}" snap if present'))
+        tasks.append(self.hook_task(name, "check-health",
+                                    f'Run health check of "{name}" snap'))
+        return tasks
+
+    def hook_task(self, name: str, hook: str, summary: str, *, optional: bool = True,
+                  ignore_error: bool = False, patch: Mapping[str, Any] | None = None) -> Task:
+        """A ``run-hook`` task for the revision current when it runs (so pre-refresh
+        runs the old revision, post-refresh the new one)."""
+        assert self.changes is not None
+
+        async def do(ctx: TaskContext) -> None:
+            await self._run_hook(ctx, name, hook, optional=optional,
+                                 ignore_error=ignore_error, patch=patch)
+
+        return self.changes.new_task("run-hook", summary, do)
+
+    async def _run_hook(self, ctx: TaskContext, name: str, hook: str, *, optional: bool,
+                        ignore_error: bool, patch: Mapping[str, Any] | None) -> None:
+        snap = self.state.snaps.get(name)
+        mounted = None if snap is None else self.mounted.get((name, snap.current))
+        if snap is None or mounted is None or hook not in mounted.info.hooks:
+            if optional:
+                return
+            raise UsersnapError(f'snap "{name}" has no "{hook}" hook')
+        context = self.contexts.new(name, snap.current, hook)
+        context.config = config.Transaction(name, snap.config)
+        try:
+            if patch:
+                context.config.patch(patch)
+            output = await run_hook(self.dirs, name, snap.current, hook, context.id,
+                                    limit=hook_timeout(hook))
+        except HookFailed as err:
+            if hook == "check-health":
+                context.config = None
+                context.health = _health(snap.current, "snapd-hook-failed", "hook failed")
+                await self.commit_context(context)
+            if ignore_error:
+                ctx.log(f'ignoring failure in hook "{hook}": {err.message}', "ERROR",
+                        when_done=True)
+                return
+            raise UsersnapError(f'run hook "{hook}": {err.message}') from None
+        finally:
+            self.contexts.drop(context)
+        if output.strip():
+            ctx.log(output.decode("utf-8", "replace").rstrip("\n"), when_done=True)
+        if hook == "check-health" and context.health is None:
+            context.health = _health(snap.current, "snapd-hook-no-health-set",
+                                     "hook did not call set-health")
+        await self.commit_context(context)
+
+    async def commit_context(self, context: Context) -> None:
+        """Commit what a snapctl context changed: its configuration writes (onto the
+        configuration of now) and the health it reported."""
+        await trio.to_thread.run_sync(self.commit_context_sync, context)
+
+    def commit_context_sync(self, context: Context) -> None:
+        conf = context.config
+        if (conf is None or not conf.changed) and context.health is None:
+            return
+
+        def update(state: State) -> State:
+            snap = state.snaps.get(context.snap)
+            if snap is None:
+                return state
+            if conf is not None and conf.changed:
+                snap = replace(snap, config=conf.commit_onto(snap.config))
+            if context.health is not None:
+                snap = replace(snap, health=context.health)
+            return state.with_snap(snap, context.snap)
+
+        self._commit(update)
+
+    # -- snapctl's view (usersnap.daemon.snapctl.Host) --------------------------------
+
+    def context_for(self, context_id: str) -> Context | None:
+        """A running hook's context, or an app's (ephemeral) one from the snap's cookie."""
+        if not context_id:
+            return None
+        context = self.contexts.get(context_id)
+        if context is not None:
+            return context
+        name = self.state.cookies.get(context_id)
+        snap = None if name is None else self.state.snaps.get(name)
+        if snap is None:
+            return None
+        return Context(context_id, snap.name, snap.current)
+
+    def snap_info(self, snap: str, revision: str) -> SnapInfo:
+        return self.info(snap, revision)
+
+    def config_transaction(self, context: Context) -> config.Transaction:
+        if context.config is None:
+            snap = self.state.snaps.get(context.snap)
+            context.config = config.Transaction(context.snap, snap.config if snap else {})
+        return context.config
+
+    # -- configuration ----------------------------------------------------------------
+
+    def get_config(self, name: str, keys: list[str]) -> object:
+        """``GET /v2/snaps/NAME/conf``: the document, or the values of ``keys``
+        (daemon/api_snap_conf.go getSnapConf; unknown snaps simply have no options)."""
+        snap = self.state.snaps.get(name)
+        doc = snap.config if snap is not None else {}
+        out: dict[str, object] = {}
+        for key in keys or [""]:
+            try:
+                value = config.get(doc, name, key)
+            except config.NoOptionError:
+                if key == "":
+                    return {}
+                raise
+            if key == "":
+                if len(keys) > 1:
+                    raise UsersnapError("keys contains zero-length string")
+                return value
+            out[key] = value
+        return out
+
+    def configure(self, name: str, patch: Mapping[str, Any]) -> Change:
+        """``snap set``/``unset``: a change running the configure hook with ``patch``;
+        the hook is required when there is something to set, and its failure drops the
+        patch (configstate.ConfigureInstalled)."""
+        assert self.changes is not None
+        snap = self.state.snaps.get(name)
+        if snap is None:
+            raise SnapNotFoundError(f'snap "{name}" is not installed', value=name)
+        if snap.type == "snapd":
+            raise UsersnapError('cannot configure the "snapd" snap, please use "system" instead')
+        if snap.type == "base":
+            raise UsersnapError(f"cannot configure snap \"{name}\" because it is of type 'base'")
+        self.changes.check_conflict((name,))
+        summary = f'Run configure hook of "{name}" snap' + ("" if patch else " if present")
+        task = self.hook_task(name, "configure", summary, optional=not patch, patch=patch)
+        return self.changes.start("configure-snap", f'Change configuration of "{name}" snap',
+                                  (name,), [task])
+
+
+def _health(revision: str, code: str, message: str) -> dict[str, Any]:
+    """What snapd's health handler records when the hook did not report (or failed)."""
+    return {"revision": revision, "timestamp": rfc3339(time.time()), "status": "unknown",
+            "code": code, "message": message}

@@ -102,9 +102,15 @@ def _resolv_dir() -> str:
     return ""
 
 
-def gather_host_facts(base_tree: Path | None) -> HostFacts:
-    """Facts for a sandbox whose root is ``base_tree``, or the host's / when None."""
+def gather_host_facts(base_tree: Path | None, snapctl_dir: Path | None = None) -> HostFacts:
+    """Facts for a sandbox whose root is ``base_tree``, or the host's / when None;
+    ``snapctl_dir`` is bound when it holds snapctl (see HostFacts.snapctl_mount)."""
     root = "/" if base_tree is None else str(base_tree)
+    snapctl = mount = ""
+    if snapctl_dir is not None and (snapctl_dir / "snapctl").is_file():
+        mount = next((m for m in ("/usr/lib/snapd", "/usr/local/bin")
+                      if os.path.isdir(posixpath.join(root, m.lstrip("/")))), "")
+        snapctl = str(snapctl_dir) if mount else ""
     candidates = ETC_FROM_BASE + ETC_FROM_NEW_BASES
     return HostFacts(
         gid=os.getgid(),
@@ -115,4 +121,6 @@ def gather_host_facts(base_tree: Path | None) -> HostFacts:
         host_etc=_kinds("/", candidates),
         debian_like=_debian_like(),
         resolv_dir=_resolv_dir(),
+        snapctl_dir=snapctl,
+        snapctl_mount=mount,
     )

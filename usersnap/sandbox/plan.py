@@ -78,6 +78,8 @@ EntryKind = Literal["dir", "file", "symlink"]
 ETC_FROM_BASE = (
     "/etc/alternatives", "/etc/nsswitch.conf", "/etc/apparmor", "/etc/apparmor.d", "/etc/ssl",
 )
+#: Where snapctl finds snapd (dirs.SnapSocket).
+SNAP_SOCKET = "/run/snapd-snap.socket"
 #: Added for bases newer than core24 (snapd master; absent from 2.57.6).
 ETC_FROM_NEW_BASES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
 
@@ -109,6 +111,11 @@ class HostFacts:
     debian_like: bool = False
     #: the /run directory holding the host's resolv.conf when /etc/resolv.conf points there
     resolv_dir: str = ""
+    #: usersnap's snapctl directory and where to bind it: /usr/lib/snapd, as snap-confine
+    #: binds the host's (core bases link /usr/bin/snapctl there), else /usr/local/bin,
+    #: empty in bases and on PATH ("" when there is no snapctl or neither directory)
+    snapctl_dir: str = ""
+    snapctl_mount: str = ""
 
 
 #: Top-level names never taken from the base: set up explicitly below.
@@ -265,9 +272,13 @@ def sandbox_ops(
     ]
     if base_tree is not None:
         ops += (RoBind(go_join(root, path), path) for path in _etc_from_base(info, facts))
+    if facts.snapctl_dir and facts.snapctl_mount:
+        ops.append(RoBind(facts.snapctl_dir, facts.snapctl_mount))
     ops.append(Tmpfs("/run"))
     if facts.resolv_dir:
         ops.append(RoBind(facts.resolv_dir, facts.resolv_dir))
+    # snapctl's socket (snapd's /run/snapd-snap.socket); absent when no daemon serves it
+    ops.append(Bind(str(dirs.snap_socket), SNAP_SOCKET, optional=True))
     ops += [
         Dir(f"/run/user/{dirs.uid}", 0o700),
         Bind(str(dirs.xdg_runtime(instance)), f"/run/user/{dirs.uid}/snap.{instance}"),

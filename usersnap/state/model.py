@@ -7,7 +7,9 @@ which one is current.  Pure: no I/O here; :mod:`usersnap.state.store` persists i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 SCHEMA_VERSION = 1
 #: snapd's ``refresh.retain`` default on classic systems.
@@ -47,6 +49,11 @@ class SnapState:
     active: bool = True
     #: the snap's type from snap.yaml (app, base, os...), cached for listing
     type: str = "app"
+    #: the configuration document (``snap get NAME``), a JSON object
+    config: Mapping[str, Any] = field(default_factory=dict)
+    #: the last health reported (snapd's HealthState: revision, timestamp, status,
+    #: message, code), None until a check-health hook ran
+    health: Mapping[str, Any] | None = None
 
     def revision(self, revision: str) -> RevisionState | None:
         return next((r for r in self.sequence if r.revision == revision), None)
@@ -69,6 +76,18 @@ class SnapState:
 class State:
     snaps: dict[str, SnapState] = field(default_factory=dict)
     last_change_id: int = 0
+    #: snapd's "snap-cookies": the cookie apps of a snap give snapctl -> the snap's name
+    cookies: Mapping[str, str] = field(default_factory=dict)
+
+    def cookie_of(self, name: str) -> str | None:
+        return next((c for c, n in self.cookies.items() if n == name), None)
+
+    def with_cookie(self, cookie: str | None, name: str) -> State:
+        """Set (or with None drop) ``name``'s cookie."""
+        cookies = {c: n for c, n in self.cookies.items() if n != name}
+        if cookie is not None:
+            cookies[cookie] = name
+        return replace(self, cookies=cookies)
 
     def with_snap(self, snap: SnapState | None, name: str) -> State:
         snaps = dict(self.snaps)
@@ -88,7 +107,10 @@ def add_revision(
     sequence = (*(r for r in old if r.revision != rev.revision), rev)
     dropped = sequence[:-retain] if len(sequence) > retain else ()
     kept = sequence[len(dropped):]
-    return SnapState(name=name, sequence=kept, current=rev.revision, type=snap_type), dropped
+    snap = SnapState(name=name, sequence=kept, current=rev.revision, type=snap_type)
+    if current is not None:  # configuration and health belong to the snap, not a revision
+        snap = replace(snap, config=current.config, health=current.health)
+    return snap, dropped
 
 
 def drop_revision(snap: SnapState, revision: str) -> SnapState | None:
@@ -101,19 +123,27 @@ def drop_revision(snap: SnapState, revision: str) -> SnapState | None:
 
 
 def to_json(state: State) -> dict[str, object]:
-    return {
+    out: dict[str, object] = {
         "schema-version": SCHEMA_VERSION,
         "last-change-id": state.last_change_id,
-        "snaps": {
-            name: {
-                "current": s.current,
-                "active": s.active,
-                "type": s.type,
-                "sequence": [_revision_json(r) for r in s.sequence],
-            }
-            for name, s in sorted(state.snaps.items())
-        },
+        "snaps": {name: _snap_json(s) for name, s in sorted(state.snaps.items())},
     }
+    if state.cookies:
+        out["cookies"] = dict(sorted(state.cookies.items()))
+    return out
+
+
+def _snap_json(snap: SnapState) -> dict[str, object]:
+    """``config`` and ``health`` only when set: files without them stay as before."""
+    out: dict[str, object] = {
+        "current": snap.current, "active": snap.active, "type": snap.type,
+        "sequence": [_revision_json(r) for r in snap.sequence],
+    }
+    if snap.config:
+        out["config"] = dict(snap.config)
+    if snap.health is not None:
+        out["health"] = dict(snap.health)
+    return out
 
 
 def from_json(data: object) -> State:
@@ -131,12 +161,22 @@ def from_json(data: object) -> State:
         if not isinstance(raw, dict) or not isinstance(raw.get("sequence"), list):
             raise ValueError(f"snap {name!r} is malformed")
         seq = tuple(_revision_from_json(name, r) for r in raw["sequence"])
+        config = raw.get("config", {})
+        health = raw.get("health")
+        if not isinstance(config, dict) or not (health is None or isinstance(health, dict)):
+            raise ValueError(f"snap {name!r} has a malformed configuration or health")
         snap = SnapState(name=name, sequence=seq, current=str(raw["current"]),
-                         active=bool(raw.get("active", True)), type=str(raw.get("type", "app")))
+                         active=bool(raw.get("active", True)), type=str(raw.get("type", "app")),
+                         config=config, health=health)
         if not seq or snap.revision(snap.current) is None:
             raise ValueError(f"snap {name!r} has no current revision")
         snaps[name] = snap
-    return State(snaps=snaps, last_change_id=int(data.get("last-change-id", 0)))
+    cookies = data.get("cookies", {})
+    if not isinstance(cookies, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in cookies.items()):
+        raise ValueError("cookies is not an object of strings")
+    return State(snaps=snaps, last_change_id=int(data.get("last-change-id", 0)),
+                 cookies={c: n for c, n in cookies.items() if n in snaps})
 
 
 def _revision_json(rev: RevisionState) -> dict[str, object]:

@@ -62,3 +62,61 @@ async def test_one_change_per_snap_at_a_time() -> None:
         release.set()
         await wait_ready(m, first.id)
         assert first.status == "Done" and not m.busy()
+
+
+async def test_abort_cancels_a_running_hook_and_undoes_what_was_done() -> None:
+    trail: list[str] = []
+    started = trio.Event()
+
+    def first(ctx: TaskContext) -> None:
+        trail.append("do first")
+
+    def unfirst(ctx: TaskContext) -> None:
+        trail.append("undo first")
+
+    async def hook(ctx: TaskContext) -> None:
+        started.set()
+        await trio.sleep(60)
+
+    async with trio.open_nursery() as nursery:
+        m = ChangeManager(nursery, itertools.count(1).__next__)
+        change = m.start("install-snap", "Install", ("s",), [
+            m.new_task("a", "A", first, unfirst), m.new_task("run-hook", "Hook", hook),
+            m.new_task("c", "C", first)])
+        await started.wait()
+        assert m.abort(change.id) is change
+        await wait_ready(m, change.id)
+        with pytest.raises(UsersnapError, match="cannot abort change 1 with nothing pending"):
+            m.abort(change.id)
+    assert trail == ["do first", "undo first"]
+    data = change.to_json()
+    assert data["status"] == "Undone" and "err" not in data
+    tasks = data["tasks"]
+    assert isinstance(tasks, list)
+    assert [t["status"] for t in tasks] == ["Undone", "Undone", "Hold"]
+    assert tasks[1]["log"][0].endswith(" ERROR aborted")
+
+
+async def test_abort_waits_for_a_thread_task_then_undoes_it() -> None:
+    token = trio.lowlevel.current_trio_token()
+    release, running = trio.Event(), trio.Event()
+    trail: list[str] = []
+
+    def slow(ctx: TaskContext) -> None:
+        trio.from_thread.run_sync(running.set, trio_token=token)
+        trio.from_thread.run(release.wait, trio_token=token)
+        trail.append("did slow")
+
+    def unslow(ctx: TaskContext) -> None:
+        trail.append("undid slow")
+
+    async with trio.open_nursery() as nursery:
+        m = ChangeManager(nursery, itertools.count(1).__next__)
+        change = m.start("k", "K", ("s",), [m.new_task("slow", "Slow", slow, unslow),
+                                            m.new_task("next", "Next", slow)])
+        await running.wait()
+        m.abort(change.id)
+        release.set()
+        await wait_ready(m, change.id)
+    assert trail == ["did slow", "undid slow"]
+    assert change.status == "Undone"

@@ -141,14 +141,15 @@ async def test_keep_alive_serves_several_requests_and_pipelining() -> None:
             assert status == 200
             assert result(body)["path"] == f"/v2/r{i}"
             assert "connection" not in headers
-        await c.send(b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n")
+        await c.send(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                     b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
         assert result((await c.response())[2])["body"] == "abc"
         assert result((await c.response())[2])["path"] == "/b"
 
 
 async def test_connection_close_is_honoured() -> None:
     async with server(echo) as path, raw(path) as c:
-        await c.send(b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
+        await c.send(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         status, headers, _ = await c.response()
         assert status == 200
         assert headers["connection"] == "close"
@@ -164,14 +165,15 @@ async def test_http10_closes() -> None:
 
 async def test_json_body_without_content_type() -> None:
     async with server(echo) as path, raw(path) as c:
-        await c.send(b'PUT /v2/snaps/a/conf HTTP/1.1\r\nContent-Length: 9\r\n\r\n{"k":"v"}')
+        await c.send(b'PUT /v2/snaps/a/conf HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n'
+                     b'{"k":"v"}')
         res = result((await c.response())[2])
     assert res["method"] == "PUT"
     assert json.loads(str(res["body"])) == {"k": "v"}
 
 
 async def test_chunked_body_dechunked_across_slow_pieces() -> None:
-    wire = (b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    wire = (b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n")
     async with server(echo) as path, raw(path) as c:
         for i in range(0, len(wire), 7):
@@ -179,7 +181,7 @@ async def test_chunked_body_dechunked_across_slow_pieces() -> None:
             await trio.sleep(0.001)
         assert result((await c.response())[2])["body"] == "hello 0123456789"
         # still in sync for the next request
-        await c.send(b"GET /next HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
         assert result((await c.response())[2])["path"] == "/next"
 
 
@@ -188,24 +190,30 @@ async def test_chunked_body_dechunked_across_slow_pieces() -> None:
     [
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET /x\r\n\r\n", 400),
-        (b"GET  /x HTTP/1.1\r\n\r\n", 400),
+        (b"GET  /x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET /x HTTP/2.0\r\n\r\n", 505),
-        (b"GET x HTTP/1.1\r\n\r\n", 400),
-        (b"G(T /x HTTP/1.1\r\n\r\n", 400),
-        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
-        (b"GET /x HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-        (b"GET /x HTTP/1.1\r\n" + b"".join(b"X%d: y\r\n" % i for i in range(101)) + b"\r\n", 431),
-        (b"GET /x HTTP/1.1\r\n" + b"".join(b"X%d: %b\r\n" % (i, b"v" * 8000) for i in range(9))
+        (b"GET x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"G(T /x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET /x HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+        (b"GET /x HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X%d: y\r\n" % i for i in range(101))
          + b"\r\n", 431),
-        (b"GET /x HTTP/1.1\r\nBad Header: y\r\n\r\n", 400),
-        (b"GET /x HTTP/1.1\r\n folded\r\n\r\n", 400),
-        (b"GET /x HTTP/1.1\r\nNoColon\r\n\r\n", 400),
-        (b"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-        (b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
-        (b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        (b"POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-        (b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-        (b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 400),
+        (b"GET /x HTTP/1.1\r\nHost: x\r\n"
+         + b"".join(b"X%d: %b\r\n" % (i, b"v" * 8000) for i in range(9))
+         + b"\r\n", 431),
+        (b"GET /x HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400),
+        (b"GET /x HTTP/1.1\r\n folded\r\nHost: x\r\n\r\n", 400),
+        (b"GET /x HTTP/1.1\r\n\r\n", 400),  # RFC 9112 §3.2: HTTP/1.1 needs a Host
+        (b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET /x HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400),
+        (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+        (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked"
+         b"\r\n\r\n", 400),
+        (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+         400),
     ],
 )
 async def test_malformed_requests_are_refused_and_closed(wire: bytes, status: int) -> None:
@@ -220,7 +228,7 @@ async def test_malformed_requests_are_refused_and_closed(wire: bytes, status: in
 
 async def test_slow_client_is_dropped() -> None:
     async with server(echo, idle_timeout=0.3) as path, raw(path) as c:
-        await c.send(b"GET /x HTTP/1.1\r\nHo")
+        await c.send(b"GET /x HTTP/1.1\r\nHost: x\r\nHo")
         with trio.fail_after(5):
             assert await c.closed()
 
@@ -237,14 +245,14 @@ async def test_trickling_head_is_bounded_as_a_whole() -> None:
 
 async def test_stalled_body_is_dropped() -> None:
     async with server(echo, idle_timeout=0.3) as path, raw(path) as c:
-        await c.send(b"POST /x HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
+        await c.send(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
         with trio.fail_after(5):
             assert await c.closed()
 
 
 async def test_idle_keep_alive_connection_is_closed() -> None:
     async with server(echo, idle_timeout=0.3) as path, raw(path) as c:
-        await c.send(b"GET /x HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await c.response())[0] == 200
         with trio.fail_after(5):
             assert await c.closed()
@@ -259,14 +267,14 @@ async def test_handler_crash_is_500_and_connection_survives(
         return await echo(req)
 
     async with server(crashy) as path, raw(path) as c:
-        await c.send(b"POST /crash HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+        await c.send(b"POST /crash HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
         status, headers, body = await c.response()
         assert status == 500
         env = json.loads(body)
         assert env["type"] == "error"
         assert "kaboom" in env["result"]["message"]
         assert "connection" not in headers
-        await c.send(b"GET /fine HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n")
         assert result((await c.response())[2])["path"] == "/fine"
     assert "POST /crash failed" in caplog.text
 
@@ -276,7 +284,7 @@ async def test_usersnap_error_from_handler_is_its_envelope() -> None:
         raise SnapNotFoundError('snap "foo" not found', value="foo")
 
     async with server(missing) as path, raw(path) as c:
-        await c.send(b"GET /v2/snaps/foo HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /v2/snaps/foo HTTP/1.1\r\nHost: x\r\n\r\n")
         status, _, body = await c.response()
     assert status == 404
     assert json.loads(body)["result"] == {
@@ -289,7 +297,7 @@ async def test_bad_response_header_is_500() -> None:
         return Response(200, {"X-Evil": "a\r\nInjected: 1"}, b"")
 
     async with server(bad) as path, raw(path) as c:
-        await c.send(b"GET /x HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
         status, headers, _ = await c.response()
     assert status == 500
     assert "injected" not in headers
@@ -301,12 +309,12 @@ async def test_body_limit_is_413() -> None:
         return sync_response(None)
 
     async with server(small) as path, raw(path) as c:
-        await c.send(b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789")
+        await c.send(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789")
         assert (await c.response())[0] == 413
         # the small unread body was drained: the connection is still usable
-        await c.send(b"POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nok")
+        await c.send(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
         assert (await c.response())[0] == 200
-        await c.send(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        await c.send(b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                      b"3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n")
         assert (await c.response())[0] == 413
 
@@ -316,15 +324,17 @@ async def test_unread_body_is_drained_for_keep_alive() -> None:
         return sync_response(None)
 
     async with server(ignore) as path, raw(path) as c:
-        await c.send(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        await c.send(b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"3\r\nabc\r\n0\r\n\r\n")
         assert (await c.response())[0] == 200
-        await c.send(b"GET /y HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /y HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await c.response())[0] == 200
 
 
 async def test_expect_100_continue() -> None:
     async with server(echo) as path, raw(path) as c:
-        await c.send(b"POST /x HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        await c.send(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
         assert await c._line() == b"HTTP/1.1 100 Continue"
         assert await c._line() == b""
         await c.send(b"hi")
@@ -341,7 +351,7 @@ async def test_streamed_response_is_chunked_and_closes() -> None:
         return Response(200, {"Content-Type": "application/json-seq"}, chunks())
 
     async with server(stream) as path, raw(path) as c:
-        await c.send(b"GET /v2/logs HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /v2/logs HTTP/1.1\r\nHost: x\r\n\r\n")
         status, headers, body = await c.response()
         assert status == 200
         assert headers["transfer-encoding"] == "chunked"
@@ -366,7 +376,7 @@ async def test_endless_stream_stops_when_client_hangs_up() -> None:
 
     async with server(follow) as path:
         async with raw(path) as c:
-            await c.send(b"GET /v2/logs?follow=true HTTP/1.1\r\n\r\n")
+            await c.send(b"GET /v2/logs?follow=true HTTP/1.1\r\nHost: x\r\n\r\n")
             await c._line()
         with trio.fail_after(5):
             await stopped.wait()
@@ -414,7 +424,7 @@ async def test_multipart_streams_files_to_disk(tmp_path: Path) -> None:
     payload = multipart_body(boundary, fields, {'démo "1".snap': blob, "b.snap": b""})
     payload = payload.replace('démo "1"'.encode(), 'démo \\"1\\"'.encode())
     async with server(upload) as path, raw(path) as c:
-        await c.send(b"POST /v2/snaps HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+        await c.send(b"POST /v2/snaps HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                      b"Content-Type: multipart/form-data; boundary=" + boundary.encode()
                      + b"\r\n\r\n" + chunked(payload, 4093))
         assert (await c.response())[0] == 200
@@ -443,7 +453,7 @@ async def test_multipart_errors_leave_no_files(tmp_path: Path, payload: bytes, s
         return sync_response(None)
 
     async with server(upload) as path, raw(path) as c:
-        await c.send(b"POST /v2/snaps HTTP/1.1\r\n"
+        await c.send(b"POST /v2/snaps HTTP/1.1\r\nHost: x\r\n"
                      b"Content-Type: multipart/form-data; boundary=bnd\r\n"
                      b"Content-Length: %d\r\n\r\n%b" % (len(payload), payload))
         assert (await c.response())[0] == status
@@ -456,7 +466,7 @@ async def test_multipart_needs_multipart_content_type(tmp_path: Path) -> None:
         return sync_response(None)
 
     async with server(upload) as path, raw(path) as c:
-        await c.send(b'POST /v2/snaps HTTP/1.1\r\nContent-Type: application/json\r\n'
+        await c.send(b'POST /v2/snaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
                      b'Content-Length: 2\r\n\r\n{}')
         status, _, body = await c.response()
     assert status == 400
@@ -477,7 +487,7 @@ async def test_stale_socket_is_replaced() -> None:
     stale.bind(os.fspath(path))
     stale.close()  # bound, never listened: connect is refused
     async with server(echo) as p, raw(p) as c:
-        await c.send(b"GET /x HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await c.response())[0] == 200
 
 
@@ -486,7 +496,7 @@ async def test_live_server_is_not_replaced() -> None:
         with pytest.raises(DaemonError, match="another usersnapd is listening on"):
             await serve_http(path, echo)
         async with raw(path) as c:  # the first server is untouched
-            await c.send(b"GET /x HTTP/1.1\r\n\r\n")
+            await c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
             assert (await c.response())[0] == 200
 
 
@@ -510,7 +520,7 @@ async def test_usersnap_error_inside_a_handler_nursery_keeps_its_envelope() -> N
         return sync_response(None)
 
     async with server(nested) as path, raw(path) as c:
-        await c.send(b"GET /x HTTP/1.1\r\n\r\n")
+        await c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
         status, _, body = await c.response()
     assert status == 404
     assert json.loads(body)["result"]["kind"] == "snap-not-found"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,8 @@ HOST_FACTS = HostFacts(
 )
 
 COMMON_TAIL = [
+    Bind("/run/user/1000/usersnap/usersnapd-snap.socket", "/run/snapd-snap.socket",
+         optional=True),
     Dir("/run/user/1000", 0o700),
     Bind("/run/user/1000/usersnap/xdg/snap.hello", "/run/user/1000/snap.hello"),
     Bind("/run/user/1000/usersnap/tmp/snap.hello", "/tmp"),
@@ -117,6 +120,14 @@ def test_with_base() -> None:
     assert spec.env["LANG"] == "C"
     assert (spec.instance, spec.revision, spec.uid, spec.gid, spec.cwd) == (
         "hello", "x1", 1000, 1000, None)
+
+
+def test_snapctl_is_bound_over_the_bases_usr_lib_snapd() -> None:
+    facts = replace(FACTS, snapctl_dir="/u/root/cache/snapctl", snapctl_mount="/usr/lib/snapd")
+    ops = list(plan(facts=facts).ops)
+    at = ops.index(RoBind("/u/root/cache/snapctl", "/usr/lib/snapd"))
+    assert ops[at + 1] == Tmpfs("/run")
+    assert ops.index(RoBind(f"{BASE}/usr", "/usr")) < at
 
 
 def test_host_as_base() -> None:

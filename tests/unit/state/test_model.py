@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from usersnap.state.model import (
@@ -69,3 +71,16 @@ def test_bad_state_is_refused(data: object, message: str) -> None:
 
 def test_revision_order() -> None:
     assert sorted(["x10", "3", "x2", "12"], key=revision_sort_key) == ["x2", "x10", "3", "12"]
+
+
+def test_config_health_and_cookies_round_trip_and_follow_refreshes() -> None:
+    snap, _ = add_revision(None, "hello", rev("x1"), "app")
+    snap = replace(snap, config={"a": {"b": [1, "x"]}}, health={"status": "okay"})
+    state = State(snaps={"hello": snap}).with_cookie("c1", "hello").with_cookie("c2", "gone")
+    loaded = from_json(to_json(state))
+    assert loaded.snaps == state.snaps
+    assert loaded.cookies == {"c1": "hello"}  # cookies of snaps not in the state are dropped
+    assert state.cookie_of("hello") == "c1" and state.with_cookie(None, "hello").cookies == {
+        "c2": "gone"}
+    refreshed, _ = add_revision(snap, "hello", rev("x2"), "app")
+    assert refreshed.config == snap.config and refreshed.health == snap.health

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from usersnap.apps.launchers import bin_on_path, path_hint
-from usersnap.cli.session import daemon, wait
+from usersnap.cli.session import Spinner, daemon, wait
 from usersnap.dirs import Dirs
 from usersnap.errors import UnsignedError, UsersnapError
 
@@ -36,8 +36,14 @@ def execute(args: argparse.Namespace) -> int:
             raise UnsignedError(f'cannot find signatures with metadata for snap "{file}"')
     client = daemon(dirs)
     for file in args.files:
-        change_id = client.upload_snap(
-            Path(file), {"action": "install", "snap-path": file, "dangerous": "true"})
+        bar = Spinner() if sys.stdout.isatty() and not args.no_wait else None
+        try:
+            change_id = client.upload_snap(
+                Path(file), {"action": "install", "snap-path": file, "dangerous": "true"},
+                on_progress=bar.transfer(f"Transfer {Path(file).name}") if bar else None)
+        finally:
+            if bar is not None:
+                bar.clear()
         change = wait(client, change_id, no_wait=args.no_wait)
         if change is None:
             continue

@@ -1,0 +1,69 @@
+"""``python -m usersnap.daemon.hookrun --hook NAME -r REV SNAP``: one hook, confined.
+
+snapd's ``snap run --hook``: usersnapd starts this for every hook (see
+:mod:`usersnap.daemon.hooks`), with ``SNAP_COOKIE`` set to the hook's context.  It reads
+the revision's snap.yaml through the FUSE mount (implicit hooks included), plans the
+sandbox for the hook and runs it with the same launcher as ``usersnap run``; its exit
+status is the hook's.  It never talks to the daemon: during an install the revision is
+not current yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from usersnap.dirs import Dirs
+from usersnap.errors import UsersnapError
+from usersnap.meta.parse import parse_snap_yaml
+from usersnap.sandbox.facts import gather_host_facts, lookup
+from usersnap.sandbox.launch import prepare_host_dirs, run_sandboxed
+from usersnap.sandbox.plan import base_name, plan_sandbox
+from usersnap.snapctl import snapctl_dir
+
+
+def run(dirs: Dirs, snap: str, revision: str, hook_name: str, cookie: str) -> int:
+    tree = dirs.mount / snap / revision
+    try:
+        data = (tree / "meta" / "snap.yaml").read_bytes()
+        hook_files = os.listdir(tree / "meta" / "hooks") if (tree / "meta" / "hooks").is_dir() \
+            else []
+    except OSError as err:
+        raise UsersnapError(f"cannot read snap.yaml of {snap} {revision}: {err.strerror}"
+                            ) from err
+    info = parse_snap_yaml(data, hook_names=hook_files)
+    hook = info.hooks.get(hook_name)
+    if hook is None:
+        raise UsersnapError(f'cannot find hook "{hook_name}" in "{snap}"')
+    base_tree: Path | None = None
+    if (dirs.mount / base_name(info) / "current").is_dir():
+        base_tree = (dirs.mount / base_name(info) / "current").resolve()
+    prepare_host_dirs(dirs, info.name, revision)
+    spec = plan_sandbox(info, revision, dirs,
+                        facts=gather_host_facts(base_tree, snapctl_dir(dirs)),
+                        base_tree=base_tree, hook=hook, host_env=os.environ, cookie=cookie,
+                        layout_lookup=lookup)
+    # the base fallback notice is for a terminal: in a hook it would become the output
+    # snapd reports when the hook fails
+    return run_sandboxed(replace(spec, notices=()), run_lock=dirs.run_lock)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="usersnap-hookrun", description=__doc__)
+    parser.add_argument("--hook", required=True)
+    parser.add_argument("-r", dest="revision", required=True)
+    parser.add_argument("snap")
+    args = parser.parse_args(argv)
+    cookie = os.environ.get("SNAP_COOKIE", "")
+    try:
+        return run(Dirs.from_env(), args.snap, args.revision, args.hook, cookie)
+    except UsersnapError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
