@@ -12,16 +12,23 @@ from an app that exits 1), ``SYNC_FD`` the run lock, which bwrap's pid 1 keeps o
 as long as anything runs in the sandbox, and, for a snap with layouts, ``BLOCK_FD``:
 bwrap waits on it, its namespace built, until the launcher has applied the layouts.
 
-Namespaces: user, pid, ipc, uts, cgroup (if possible); the network is shared because
-snapd auto-connects ``network``.  No ``--new-session``: it detaches the app from the
-terminal, so Ctrl-C and job control stop working; the TIOCSTI injection it prevents is
-to be blocked by seccomp instead.  No ``--die-with-parent``: the launcher's docstring
-(launch.py) says why.
+Namespaces: user, pid, ipc, uts, cgroup (if possible); the network is shared only when
+``network`` or ``network-bind`` is connected (``SandboxSpec.share_net``).
+``--disable-userns`` where bwrap has it: no new user namespace inside, even if seccomp
+were lifted (not with layouts: the launcher could no longer join the namespace to apply
+them; the seccomp filter still denies it).  No ``--new-session``: it detaches the app
+from the terminal, so Ctrl-C and job control stop working; the TIOCSTI/TIOCLINUX
+injection it prevents is denied by the seccomp filter instead, as snapd does.
+No ``--die-with-parent``: the launcher's docstring (launch.py) says why.
+
+Seccomp: the launcher opens the cached programs and dup2s them to ``SECCOMP_FD``,
+``SECCOMP_FD + 1``, ...; each is one ``--add-seccomp-fd``, in load order (deny, allow).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from usersnap.errors import SandboxError
 from usersnap.sandbox.ops import SetEnv
@@ -31,12 +38,22 @@ ARGS_FD = 3
 STATUS_FD = 4
 SYNC_FD = 5
 BLOCK_FD = 6
+SECCOMP_FD = 7
 NAMESPACES = (
     "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 )
 
 
-def bwrap_options(spec: SandboxSpec) -> list[str]:
+@dataclass(frozen=True)
+class Hardening:
+    """What the launcher found out about bwrap and the caller, and the filter it loads."""
+
+    #: how many seccomp programs sit at SECCOMP_FD, SECCOMP_FD + 1, ...
+    seccomp_programs: int = 0
+    disable_userns: bool = False
+
+
+def bwrap_options(spec: SandboxSpec, hardening: Hardening = Hardening()) -> list[str]:
     """The options that go through ``--args``, in order."""
     options = [
         *NAMESPACES,
@@ -44,6 +61,12 @@ def bwrap_options(spec: SandboxSpec) -> list[str]:
         "--json-status-fd", str(STATUS_FD),
         "--sync-fd", str(SYNC_FD),
     ]
+    if not spec.share_net:  # ``network`` not connected: only a loopback of its own
+        options.append("--unshare-net")
+    if hardening.disable_userns:
+        options.append("--disable-userns")
+    for index in range(hardening.seccomp_programs):
+        options += ["--add-seccomp-fd", str(SECCOMP_FD + index)]
     if spec.layout_ops:
         options += ["--block-fd", str(BLOCK_FD)]
     for op in spec.ops:
@@ -55,9 +78,9 @@ def bwrap_options(spec: SandboxSpec) -> list[str]:
     return options
 
 
-def bwrap_argv(spec: SandboxSpec) -> tuple[list[str], bytes]:
+def bwrap_argv(spec: SandboxSpec, hardening: Hardening = Hardening()) -> tuple[list[str], bytes]:
     """bwrap's argv (argv[0] is ``bwrap``) and the blob to serve on ``ARGS_FD``."""
-    blob = b"".join(os.fsencode(arg) + b"\0" for arg in bwrap_options(spec))
+    blob = b"".join(os.fsencode(arg) + b"\0" for arg in bwrap_options(spec, hardening))
     return ["bwrap", "--args", str(ARGS_FD), "--", *spec.argv], blob
 
 

@@ -13,9 +13,11 @@ terminal ones.  So the launcher stays, and:
 * is a child subreaper instead of passing ``--die-with-parent``.  A terminal signal
   also hits bwrap's monitor, which has no handler and dies; with ``--die-with-parent``
   the whole sandbox would then be SIGKILLed, so a program that handles Ctrl-C (a shell,
-  a REPL, an editor, anything that cleans up) would be killed instead.  As a
-  subreaper we inherit bwrap's pid 1, which exits with the app's status once the
-  sandbox is empty, and return that;
+  a REPL, an editor, anything that cleans up) would be killed instead.  The monitor
+  also exits as soon as the app does, so the option would kill what the app left in
+  the background too (a forking service's daemon, say).  As a subreaper we inherit
+  bwrap's pid 1, which exits with the app's status once the sandbox is empty, and
+  return that;
 * returns the app's exit status.  bwrap reports an app killed by signal N as 128+N
   (``propagate_exit_status``, checked with 0.8.0: SIGKILL gives 137), indistinguishable
   from ``exit(128+N)``, so we return that number rather than re-raising a signal: the
@@ -25,7 +27,11 @@ terminal ones.  So the launcher stays, and:
 Lifetime: the shared run lock is held by us and, through ``--sync-fd``, by bwrap's pid
 1, i.e. until the last process in the sandbox is gone, so the daemon keeps the FUSE
 mount for background processes the app leaves behind (they outlive the app, as under
-snapd).  If the launcher itself is SIGKILLed the sandbox keeps running.
+snapd).  If the launcher itself is SIGKILLed, a watchdog it forked SIGKILLs the app
+(:func:`_start_watchdog`).
+
+Seccomp: the filter for the spec's interfaces comes from the cache (compiled there on a
+miss); its programs are opened here and handed to bwrap by fd.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import ctypes
 import fcntl
 import os
 import re
+import select
 import signal
 import sys
 import time
@@ -43,9 +50,18 @@ from pathlib import Path
 
 from usersnap.dirs import Dirs
 from usersnap.errors import SandboxError
-from usersnap.sandbox.bwrap import ARGS_FD, BLOCK_FD, STATUS_FD, SYNC_FD, bwrap_argv, find_bwrap
+from usersnap.sandbox.bwrap import (
+    ARGS_FD,
+    BLOCK_FD,
+    SECCOMP_FD,
+    STATUS_FD,
+    SYNC_FD,
+    Hardening,
+    bwrap_argv,
+    find_bwrap,
+)
 from usersnap.sandbox.plan import SandboxSpec
-from usersnap.sandbox.probe import check_userns
+from usersnap.sandbox.probe import bwrap_supports, check_userns
 
 FORWARDED = frozenset({
     signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
@@ -202,11 +218,12 @@ class _Supervisor:
         self._read_status(first_only=True)
         match = _CHILD_PID.search(self.status)
         self.pid1 = int(match.group(1)) if match else None
-        if self.block_fd >= 0:
-            self._apply_layouts()
+        watchdog = -1 if self.pid1 is None else _start_watchdog(self.pid1)
         bwrap_status: int | None = None
         pid1_status: int | None = None
         try:
+            if self.block_fd >= 0:
+                self._apply_layouts()
             while True:
                 for pid, status in _reap():
                     if pid == self.bwrap_pid:
@@ -221,6 +238,10 @@ class _Supervisor:
                 if info.si_signo in FORWARDED and info.si_code <= 0:
                     self._forward(info.si_signo)
         finally:
+            if watchdog >= 0:
+                with contextlib.suppress(BrokenPipeError):  # it saw the sandbox end
+                    os.write(watchdog, b"x")  # stand down: we end normally
+                os.close(watchdog)
             if self.app_fd is not None:
                 os.close(self.app_fd)
 
@@ -289,6 +310,40 @@ class _Supervisor:
                 signal.pidfd_send_signal(self.app_fd, signo)
 
 
+def _start_watchdog(pid1: int) -> int:
+    """Fork a process that SIGKILLs the app if the launcher dies without a word.
+
+    ``usersnap run`` stands in for the app, so killing it must kill the app, as killing
+    the process ``snap run`` exec'd would; a SIGKILLed launcher can do nothing itself.
+    The watchdog waits on a pipe whose only write end the launcher holds: EOF with no
+    byte means the launcher is gone.  It also ends when the sandbox does (pid 1's
+    pidfd).  Only the app is killed, like under snapd; what it left in the background
+    keeps running.  Returns the write end (write one byte before closing), or -1.
+    """
+    try:
+        sandbox = os.pidfd_open(pid1)
+    except OSError:
+        return -1
+    read_end, write_end = os.pipe()
+    if os.fork() == 0:  # signals stay blocked, as in the launcher: Ctrl-C passes it by
+        try:
+            keep = {read_end, sandbox}
+            for name in os.listdir("/proc/self/fd"):
+                if int(name) > 2 and int(name) not in keep:
+                    with contextlib.suppress(OSError):
+                        os.close(int(name))
+            ready = select.select([read_end, sandbox], [], [])[0]
+            if read_end in ready and os.read(read_end, 1) == b"":
+                app = find_app_pid(pid1)
+                if app is not None:
+                    os.kill(app, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    os.close(sandbox)
+    return write_end
+
+
 def _hold_run_lock(run_lock: Path) -> int:
     try:
         fd = os.open(run_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -315,8 +370,29 @@ def _args_memfd(blob: bytes) -> int:
     return fd
 
 
-def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int, layouts: bool
-           ) -> tuple[int, int, int]:
+def seccomp_programs(spec: SandboxSpec) -> list[int]:
+    """Open the spec's compiled seccomp programs, in load order (compiling on a miss)."""
+    if spec.seccomp is None:
+        return []
+    from usersnap.seccomp.cache import cached_filter
+    from usersnap.seccomp.profiles import connected_snippets, default_template
+
+    paths = cached_filter(Path(spec.seccomp.cache_dir), default_template(),
+                          connected_snippets(spec.interfaces), devmode=spec.seccomp.complain)
+    fds: list[int] = []
+    try:
+        for path in paths:
+            fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+    except OSError as err:
+        for fd in fds:
+            os.close(fd)
+        raise SandboxError(f"cannot open the seccomp filter {err.filename}: {err.strerror}"
+                           ) from err
+    return fds
+
+
+def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int, layouts: bool,
+           seccomp_fds: list[int]) -> tuple[int, int, int]:
     """Start bwrap with its fds in place; return its pid, the status pipe's read end and,
     with ``layouts``, the write end of the pipe it blocks on (else -1)."""
     opened: list[int] = []
@@ -333,6 +409,8 @@ def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int, layouts: bool
             block_r, block_w = os.pipe()
             opened.append(block_r)
             sources[BLOCK_FD] = block_r
+        for index, fd in enumerate(seccomp_fds):
+            sources[SECCOMP_FD + index] = fd
         actions = []
         for target, fd in sources.items():
             high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
@@ -370,7 +448,6 @@ def run_sandboxed(spec: SandboxSpec, *, run_lock: Path, bwrap: str | None = None
     created.
     """
     bwrap = bwrap or find_bwrap()
-    argv, blob = bwrap_argv(spec)
     if spec.sources:
         from usersnap.sandbox.nsops import create_sources  # only for snaps with layouts
 
@@ -378,6 +455,21 @@ def run_sandboxed(spec: SandboxSpec, *, run_lock: Path, bwrap: str | None = None
     for notice in spec.notices:
         sys.stderr.write(f"usersnap: {notice}\n")
     sys.stderr.flush()
+    seccomp_fds = seccomp_programs(spec)
+    try:
+        hardening = Hardening(
+            seccomp_programs=len(seccomp_fds),
+            disable_userns=not spec.layout_ops and bwrap_supports(bwrap, "--disable-userns"),
+        )
+        argv, blob = bwrap_argv(spec, hardening)
+        return _run(spec, bwrap, argv, blob, run_lock, seccomp_fds)
+    finally:
+        for fd in seccomp_fds:
+            os.close(fd)
+
+
+def _run(spec: SandboxSpec, bwrap: str, argv: list[str], blob: bytes, run_lock: Path,
+         seccomp_fds: list[int]) -> int:
     lock_fd = _hold_run_lock(run_lock)
     try:
         subreaper = _become_subreaper()
@@ -385,7 +477,7 @@ def run_sandboxed(spec: SandboxSpec, *, run_lock: Path, bwrap: str | None = None
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
         try:
             pid, status_fd, block_fd = _spawn(bwrap, argv, blob, lock_fd,
-                                              bool(spec.layout_ops))
+                                              bool(spec.layout_ops), seccomp_fds)
             try:
                 return _Supervisor(bwrap, pid, status_fd, subreaper, spec, block_fd).run()
             finally:

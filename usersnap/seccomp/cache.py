@@ -27,7 +27,7 @@ from pathlib import Path
 from usersnap.errors import UsersnapError
 
 #: Bump when compiling the same text would give a different filter.
-COMPILER_VERSION = "usersnap-seccomp-1"
+COMPILER_VERSION = "usersnap-seccomp-2"
 #: Program files in the order bwrap must load them (``--add-seccomp-fd`` each).
 PROGRAMS = ("deny.bpf", "allow.bpf")
 

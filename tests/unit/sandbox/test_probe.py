@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from usersnap.errors import SandboxError
-from usersnap.sandbox.probe import check_userns, explain_userns_failure
+from usersnap.sandbox.probe import bwrap_supports, check_userns, explain_userns_failure
 
 UID_MAP = "bwrap: setting up uid map: Permission denied\n"
 
@@ -48,3 +48,12 @@ def test_check_userns_with_failing_bwrap(tmp_path: Path) -> None:
 def test_check_userns_missing_binary(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="cannot run"):
         check_userns(str(tmp_path / "nope"))
+
+
+def test_bwrap_supports_looks_for_the_option_in_the_executable(tmp_path: Path) -> None:
+    binary = tmp_path / "bwrap"
+    binary.write_bytes(b"\x7fELF...--unshare-user\0--disable-userns\0usage: %s\0")
+    assert bwrap_supports(str(binary), "--disable-userns")
+    assert not bwrap_supports(str(binary), "--disable")  # a prefix is not the option
+    assert not bwrap_supports(str(binary), "--assert-userns-disabled")
+    assert not bwrap_supports(str(tmp_path / "missing"), "--disable-userns")

@@ -9,8 +9,10 @@ import pytest
 from usersnap.seccomp.policy import Policy, compose, parse_policy
 from usersnap.seccomp.profiles import (
     UnknownSnippetError,
+    connected_snippets,
     default_template,
     known_interfaces,
+    render_profile,
     snippet_for,
 )
 
@@ -116,3 +118,29 @@ def test_unknown_snippet(name: str) -> None:
 def test_everything_composes() -> None:
     policy = compose(default_template(), {name: snippet_for(name) for name in known_interfaces()})
     assert len(policy.rules) == 492
+
+
+def test_connected_snippets_skip_interfaces_without_a_seccomp_side() -> None:
+    assert connected_snippets(["home", "no-such-interface"]) == {"home": snippet_for("home")}
+
+
+def test_render_profile_heads_each_source() -> None:
+    text = render_profile(["network-bind", "no-such-interface"], confinement="strict")
+    heads = [line for line in text.splitlines() if line.startswith("# source:")]
+    assert heads[0].startswith("# source: default template (") and heads[0].endswith(
+        "default.src)")
+    assert heads[1].startswith('# source: interface "network-bind" (')
+    assert heads[2] == '# source: interface "no-such-interface" (no seccomp snippet)'
+    assert "@complain" not in text.splitlines()
+    # what is printed is what is compiled: the same policy as compose()
+    def rules(policy: Policy) -> list[tuple[object, ...]]:
+        return [(r.syscall, r.args, r.deny_errno) for r in policy.rules]
+
+    assert rules(parse_policy(text)) == rules(
+        compose(default_template(), connected_snippets(["network-bind"])))
+
+
+def test_render_profile_devmode_and_classic() -> None:
+    assert render_profile([], confinement="devmode").splitlines()[1] == "@complain"
+    assert render_profile(["home"], confinement="classic") == (
+        "# classic confinement: no seccomp filter is loaded (@unrestricted)\n")

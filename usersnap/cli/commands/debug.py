@@ -1,5 +1,7 @@
-"""``usersnap debug paths|layout``: where this root keeps things, and how a snap's layouts
-are realised (like ``snap debug paths`` and snapd's ``/var/lib/snapd/mount/snap.NAME.fstab``).
+"""``usersnap debug paths|layout|seccomp``: where this root keeps things, how a snap's
+layouts are realised (like ``snap debug paths`` and snapd's
+``/var/lib/snapd/mount/snap.NAME.fstab``) and the seccomp profile an app runs under
+(snapd's ``/var/lib/snapd/seccomp/bpf/snap.NAME.APP.src``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     layout.add_argument("name", metavar="NAME")
     layout.add_argument("--ops", action="store_true",
                         help="also print what usersnap does to realise them")
+    seccomp = sub.add_parser(
+        "seccomp", help="print the seccomp profile of a snap's app",
+        description="Print the seccomp profile the app of the snap's current revision runs "
+                    "under: the template, then the snippet of each connected interface, "
+                    "each after a '# source:' line.")
+    seccomp.add_argument("target", metavar="NAME[.APP]")
 
 
 def paths(dirs: Dirs) -> dict[str, str]:
@@ -81,7 +89,29 @@ def layout(name: str, *, ops: bool) -> list[str]:
     return layout_lines(plan, ops=ops, classic=snap.info.confinement == "classic")
 
 
+def seccomp_profile(target: str) -> str:
+    """The profile ``usersnap run TARGET`` loads, planned the way the launch plans it."""
+    from usersnap.errors import NotFoundError
+    from usersnap.sandbox.plan import plan_sandbox
+    from usersnap.seccomp.profiles import render_profile
+
+    name, _, app_name = target.partition(".")
+    app_name = app_name or name
+    dirs = Dirs.from_env()
+    snap = load_installed(dirs, name, action="inspect")
+    app = snap.info.apps.get(app_name)
+    if app is None:
+        raise NotFoundError(f'cannot find app "{app_name}" in "{name}"')
+    spec = plan_sandbox(snap.info, snap.revision, dirs,
+                        facts=gather_host_facts(snap.base_tree), base_tree=snap.base_tree,
+                        app=app, host_env={}, layout_lookup=lookup)
+    return render_profile(spec.interfaces, confinement=snap.info.confinement)
+
+
 def execute(args: argparse.Namespace) -> int:
+    if args.debug_command == "seccomp":
+        print(seccomp_profile(args.target), end="")
+        return 0
     if args.debug_command == "layout":
         for line in layout(args.name, ops=args.ops):
             print(line)
