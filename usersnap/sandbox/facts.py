@@ -102,9 +102,30 @@ def _resolv_dir() -> str:
     return ""
 
 
-def gather_host_facts(base_tree: Path | None, snapctl_dir: Path | None = None) -> HostFacts:
+def _home_hidden(home: Path | None) -> tuple[tuple[str, bool], ...]:
+    """The entries the ``home`` interface covers (see usersnap.interfaces.effects)."""
+    if home is None:
+        return ()
+    try:
+        with os.scandir(home) as it:
+            return tuple(sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it
+                                if e.name.startswith(".") and not e.is_symlink()))
+    except OSError:
+        return ()
+
+
+def _video_devices() -> tuple[str, ...]:
+    try:
+        return tuple(sorted(f"/dev/{n}" for n in os.listdir("/dev") if n.startswith("video")))
+    except OSError:
+        return ()
+
+
+def gather_host_facts(base_tree: Path | None, snapctl_dir: Path | None = None,
+                      home: Path | None = None) -> HostFacts:
     """Facts for a sandbox whose root is ``base_tree``, or the host's / when None;
-    ``snapctl_dir`` is bound when it holds snapctl (see HostFacts.snapctl_mount)."""
+    ``snapctl_dir`` is bound when it holds snapctl (see HostFacts.snapctl_mount);
+    ``home`` is listed for the ``home`` interface."""
     root = "/" if base_tree is None else str(base_tree)
     snapctl = mount = ""
     if snapctl_dir is not None and (snapctl_dir / "snapctl").is_file():
@@ -123,4 +144,6 @@ def gather_host_facts(base_tree: Path | None, snapctl_dir: Path | None = None) -
         resolv_dir=_resolv_dir(),
         snapctl_dir=snapctl,
         snapctl_mount=mount,
+        home_hidden=_home_hidden(home),
+        video_devices=_video_devices(),
     )

@@ -28,8 +28,9 @@ and, once bwrap has built the namespace, applies them in it as snap-update-ns wo
 (``SandboxSpec.layout_ops``, which then end with that remount).  Classic snaps get none,
 as under snapd (no mount namespace of their own).
 
-Not yet: the ``home`` interface's denial of top-level dot-files (snapd does it with
-AppArmor; a bound home shows them), interface mounts (X11, Wayland, audio...).
+Connected interfaces (:mod:`usersnap.interfaces.effects`) add their mounts after the
+home directory, before that final remount; without ``network`` (or ``network-bind``)
+the sandbox gets a network namespace of its own with only loopback.
 
 The working directory is left to bwrap (``cwd=None``): it keeps the caller's directory
 when that path exists inside the sandbox, else moves to $HOME.  snap-confine tries the
@@ -47,6 +48,9 @@ from typing import TYPE_CHECKING, Literal
 
 from usersnap.dirs import Dirs
 from usersnap.errors import SandboxError
+from usersnap.interfaces.connect import Conn, auto_connect, bound_plugs, plugs_of
+from usersnap.interfaces.effects import Host as EffectsHost
+from usersnap.interfaces.effects import plan_effects
 from usersnap.meta.model import App, Hook, SnapInfo, frozen_map
 from usersnap.sandbox.command import app_argv, hook_argv, shell_argv
 from usersnap.sandbox.environment import (
@@ -116,6 +120,10 @@ class HostFacts:
     #: empty in bases and on PATH ("" when there is no snapctl or neither directory)
     snapctl_dir: str = ""
     snapctl_mount: str = ""
+    #: top-level hidden entries of $HOME (name, is a directory), symlinks left out
+    home_hidden: tuple[tuple[str, bool], ...] = ()
+    #: the host's /dev/video* nodes (``camera``)
+    video_devices: tuple[str, ...] = ()
 
 
 #: Top-level names never taken from the base: set up explicitly below.
@@ -130,6 +138,15 @@ EMPTY_TOP_DIRS = ("/home", "/mnt", "/media", "/root")
 NOT_FROM_BASE_VAR = frozenset({"snap", "tmp"})
 #: Bases whose /etc ld.so files stay the host's (snap-confine's ``bases_before_26``).
 BASES_BEFORE_26 = frozenset({"core", "core18", "core20", "core22", "core24"})
+
+
+@dataclass(frozen=True, slots=True)
+class SeccompPlan:
+    """Where the launcher finds (or compiles) the filter, and whether it only logs."""
+
+    cache_dir: str
+    #: devmode: what the allow-list lacks is logged, not denied (snapd's ``@complain``)
+    complain: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +169,12 @@ class SandboxSpec:
     #: performed by the launcher in the sandbox's namespace after bwrap's ``ops``, before
     #: the app starts (bwrap then waits for them on ``--block-fd``)
     layout_ops: tuple[NsOp, ...] = ()
+    #: interfaces connected to the owner: their seccomp snippets join the template
+    interfaces: frozenset[str] = frozenset()
+    #: the seccomp filter to load; None loads none (classic, ``@unrestricted``)
+    seccomp: SeccompPlan | None = None
+    #: keep the host's network (``network`` connected); else bwrap --unshare-net
+    share_net: bool = True
 
 
 def base_name(info: SnapInfo) -> str:
@@ -186,13 +209,15 @@ def plan_sandbox(
     shell: bool = False,
     cookie: str = "",
     layout_lookup: Lookup | None = None,
+    connections: Sequence[Conn] | None = None,
 ) -> SandboxSpec:
     """Plan ``app`` (with ``args``; ``shell`` for ``snap run --shell``) or ``hook``.
 
     ``base_tree`` is the installed base's tree (``<mount>/<base>/<rev>``) or None to
     use the host; ``facts`` must have been gathered for that same tree.
     ``layout_lookup`` (``facts.lookup``) lets the layout planner see what exists; it is
-    needed when the snap has layouts.
+    needed when the snap has layouts.  ``connections`` are the snap's stored plug
+    connections; None plans what install would auto-connect to the system's slots.
     """
     if (app is None) == (hook is None):
         raise ValueError("exactly one of app and hook must be given")
@@ -217,13 +242,29 @@ def plan_sandbox(
         notices = (
             f'base "{base_name(info)}" is not installed; using the host system as the base',
         )
-    ops = sandbox_ops(
-        info, dirs, facts=facts, base_tree=base_tree,
-        home_plugged="home" in plugged_interfaces(info, owner),
+    if connections is None:
+        connections = auto_connect(info.name, {info.name: info}, ())
+    effects = plan_effects(
+        connections, bound_plugs(info, owner), plugs_of(info),
+        EffectsHost(snap=info.name, revision=revision, home=home, uid=dirs.uid,
+                    mount=str(dirs.mount), data=str(dirs.data_dir(info.name).parent),
+                    host_env=host_env, home_hidden=facts.home_hidden,
+                    video_devices=facts.video_devices),
     )
+    *base_ops, last = sandbox_ops(
+        info, dirs, facts=facts, base_tree=base_tree,
+        home_plugged="home" in effects.interfaces,
+    )
+    ops = (*base_ops, *effects.ops, last)
     spec = SandboxSpec(
         instance=info.name, revision=revision, uid=dirs.uid, gid=facts.gid, ops=ops,
-        env=frozen_map(env), argv=tuple(argv), notices=notices,
+        env=frozen_map(env), argv=tuple(argv), notices=(*notices, *effects.notices),
+        interfaces=effects.interfaces,
+        # classic and devmode snaps are not confined to their interfaces (snapd: no or
+        # complain-mode AppArmor)
+        share_net=effects.share_net or info.confinement in ("classic", "devmode"),
+        seccomp=None if info.confinement == "classic" else SeccompPlan(
+            str(dirs.cache / "seccomp"), complain=info.confinement == "devmode"),
     )
     if not info.layout or info.confinement == "classic":
         return spec

@@ -13,6 +13,7 @@ import os
 from usersnap.cli.installed import load_installed
 from usersnap.dirs import Dirs
 from usersnap.errors import NotFoundError, UsersnapError
+from usersnap.interfaces.stored import load_connections
 from usersnap.ops.cookies import read_cookie
 from usersnap.sandbox.facts import gather_host_facts, lookup
 from usersnap.sandbox.launch import prepare_host_dirs, run_sandboxed
@@ -62,7 +63,8 @@ def launch(target: str, args: list[str], *, shell: bool = False) -> int:
     # Before planning: layouts look at $SNAP_DATA and $SNAP_COMMON as they will be.
     prepare_host_dirs(dirs, info.name, revision)
     spec = plan_sandbox(info, revision, dirs,
-                        facts=gather_host_facts(base_tree, snapctl_dir(dirs)),
+                        facts=gather_host_facts(base_tree, snapctl_dir(dirs), dirs.home),
                         base_tree=base_tree, app=app, args=args, host_env=os.environ,
-                        shell=shell, cookie=read_cookie(dirs, info.name), layout_lookup=lookup)
+                        shell=shell, cookie=read_cookie(dirs, info.name), layout_lookup=lookup,
+                        connections=load_connections(dirs, info.name))
     return run_sandboxed(spec, run_lock=dirs.run_lock)

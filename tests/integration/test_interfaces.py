@@ -1,0 +1,177 @@
+"""Interfaces for real: install auto-connects, ``usersnap connect``/``disconnect`` change
+what a real bwrap sandbox (real daemon, real FUSE) lets the app see."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.cli import Usersnap, usersnap_session
+from tests.helpers.snaps import build_snap
+
+pytestmark = [pytest.mark.requires_fuse, pytest.mark.requires_bwrap,
+              pytest.mark.requires_mksquashfs, pytest.mark.timeout(300)]
+
+PROBE_YAML = """\
+name: ifprobe
+version: '1.0'
+plugs:
+  home:
+  network:
+  removable-media:
+  dotconf:
+    interface: personal-files
+    read: [$HOME/.probe-config]
+  shared:
+    interface: content
+    content: probe-data
+    target: $SNAP/ext
+apps:
+  sh:
+    command: bin/sh-c
+"""
+PROVIDER_YAML = """\
+name: ifdata
+version: '1.0'
+slots:
+  data:
+    interface: content
+    content: probe-data
+    read: [$SNAP/shared]
+"""
+SH = '#!/bin/sh\nexec /bin/sh -c "$1"\n'
+
+
+@pytest.fixture
+def us(tmp_path: Path) -> Iterator[Usersnap]:
+    with usersnap_session() as session:
+        yield session
+
+
+def install_probe(us: Usersnap, tmp: Path) -> None:
+    snap = build_snap(tmp, PROBE_YAML, {"bin/sh-c": SH, "ext/.keep": ""},
+                      executables=["bin/sh-c"], name="ifprobe.snap")
+    us.run("install", "--dangerous", str(snap))
+
+
+def sh(us: Usersnap, script: str, check: bool = True) -> str:
+    proc = us.run("run", "ifprobe.sh", script, check=check)
+    return proc.stdout
+
+
+def test_auto_connect_and_connections_table(us: Usersnap, tmp_path: Path) -> None:
+    install_probe(us, tmp_path)
+    assert us.run("connections").stdout.splitlines() == [
+        "Interface  Plug             Slot      Notes",
+        "home       ifprobe:home     :home     -",
+        "network    ifprobe:network  :network  -",
+    ]
+    rows = [r.split() for r in us.run("connections", "ifprobe").stdout.splitlines()]
+    assert rows == [
+        ["Interface", "Plug", "Slot", "Notes"],
+        ["content", "ifprobe:shared", "-", "-"],
+        ["home", "ifprobe:home", ":home", "-"],
+        ["network", "ifprobe:network", ":network", "-"],
+        ["personal-files", "ifprobe:dotconf", "-", "-"],
+        ["removable-media", "ifprobe:removable-media", "-", "-"],
+    ]
+
+
+def test_home_shows_visible_files_only(us: Usersnap, tmp_path: Path) -> None:
+    home = Path(os.environ["HOME"])
+    (home / "visible.txt").write_text("seen\n")
+    (home / ".ssh").mkdir(exist_ok=True)
+    (home / ".ssh" / "id_test").write_text("secret\n")
+    (home / ".secret").write_text("secret\n")
+    install_probe(us, tmp_path)
+    assert sh(us, f"cat {home}/visible.txt") == "seen\n"
+    out = sh(us, f"ls -A {home}/.ssh; cat {home}/.secret 2>/dev/null || echo denied")
+    assert out == "denied\n"
+    assert sh(us, f"touch {home}/.ssh/new 2>/dev/null || echo read-only") == "read-only\n"
+    assert sorted(p.name for p in (home / ".ssh").iterdir()) == ["id_test"]
+    us.run("disconnect", "ifprobe:home")
+    assert sh(us, f"cat {home}/visible.txt 2>/dev/null || echo gone") == "gone\n"
+
+
+def _listener() -> tuple[socket.socket, int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+
+    def serve() -> None:
+        try:
+            while True:
+                server.accept()[0].close()
+        except OSError:  # closed by the test
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_network_follows_the_connection(us: Usersnap, tmp_path: Path) -> None:
+    install_probe(us, tmp_path)
+    server, port = _listener()
+    probe = (f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5)"
+             "' && echo reached; grep -c : /proc/net/dev")
+    try:
+        out = sh(us, probe, check=False)
+        assert "reached" in out
+        us.run("disconnect", "ifprobe:network")
+        out = sh(us, probe, check=False)
+        assert "reached" not in out and out.strip().splitlines()[-1] == "1"  # lo only
+        us.run("connect", "ifprobe:network")
+        assert "reached" in sh(us, probe, check=False)
+    finally:
+        server.close()
+
+
+def test_removable_media_and_personal_files(us: Usersnap, tmp_path: Path) -> None:
+    home = Path(os.environ["HOME"])
+    (home / ".probe-config").write_text("config\n")
+    install_probe(us, tmp_path)
+    media_dev = str(os.stat("/media").st_dev)
+    assert sh(us, "stat -c %d /media").strip() != media_dev
+    assert sh(us, f"cat {home}/.probe-config 2>/dev/null || echo hidden") == "hidden\n"
+    us.run("connect", "ifprobe:removable-media")
+    us.run("connect", "ifprobe:dotconf")
+    assert sh(us, "stat -c %d /media").strip() == media_dev
+    assert sh(us, f"cat {home}/.probe-config") == "config\n"
+    rows = [r.split() for r in us.run("connections").stdout.splitlines()[1:]]
+    assert ["personal-files", "ifprobe:dotconf", ":personal-files", "manual"] in rows
+
+
+def test_content_from_an_installed_provider(us: Usersnap, tmp_path: Path) -> None:
+    provider = build_snap(tmp_path, PROVIDER_YAML, {"shared/data.txt": "shared data\n"},
+                          name="ifdata.snap")
+    us.run("install", "--dangerous", str(provider))
+    install_probe(us, tmp_path)
+    rows = [r.split() for r in us.run("connections").stdout.splitlines()[1:]]
+    assert ["content[probe-data]", "ifprobe:shared", "ifdata:data", "-"] in rows
+    assert sh(us, 'cat "$SNAP/ext/data.txt"') == "shared data\n"
+    us.run("disconnect", "ifprobe:shared", "ifdata:data")
+    assert sh(us, 'ls -A "$SNAP/ext"') == ".keep\n"
+
+
+def test_connect_errors_are_snaps(us: Usersnap, tmp_path: Path) -> None:
+    install_probe(us, tmp_path)
+    bad = us.run("connect", "ifprobe:nope", check=False)
+    assert (bad.returncode, bad.stderr) == (
+        1, 'error: snap "ifprobe" has no plug named "nope"\n')
+    wrong = us.run("connect", "ifprobe:home", ":network", check=False)
+    assert wrong.stderr == ('error: cannot connect ifprobe:home ("home" interface) to '
+                            'snapd:network ("network" interface)\n')
+    assert us.run("connect", "ifprobe:removable-media").stdout == ""
+    assert us.run("disconnect", "ifprobe:removable-media").stdout == ""
+    none = us.run("disconnect", "ifprobe:removable-media")
+    assert none.stdout == "No connections to disconnect\n"
+    assert us.run("interface").stdout.splitlines() == [
+        "Name     Summary",
+        "home     allows access to non-hidden files in the home directory",
+        "network  allows access to the network",
+    ]
