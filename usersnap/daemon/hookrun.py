@@ -18,6 +18,8 @@ from pathlib import Path
 
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
+from usersnap.interfaces.stored import load_connections
+from usersnap.meta.model import SnapInfo
 from usersnap.meta.parse import parse_snap_yaml
 from usersnap.sandbox.facts import gather_host_facts, lookup
 from usersnap.sandbox.launch import prepare_host_dirs, run_sandboxed
@@ -25,7 +27,9 @@ from usersnap.sandbox.plan import base_name, plan_sandbox
 from usersnap.snapctl import snapctl_dir
 
 
-def run(dirs: Dirs, snap: str, revision: str, hook_name: str, cookie: str) -> int:
+def load_revision(dirs: Dirs, snap: str, revision: str) -> tuple[SnapInfo, Path | None]:
+    """The revision's metadata read through the FUSE mount, and its base's tree if the
+    base is installed (shared with :mod:`usersnap.daemon.svcrun`)."""
     tree = dirs.mount / snap / revision
     try:
         data = (tree / "meta" / "snap.yaml").read_bytes()
@@ -35,17 +39,22 @@ def run(dirs: Dirs, snap: str, revision: str, hook_name: str, cookie: str) -> in
         raise UsersnapError(f"cannot read snap.yaml of {snap} {revision}: {err.strerror}"
                             ) from err
     info = parse_snap_yaml(data, hook_names=hook_files)
-    hook = info.hooks.get(hook_name)
-    if hook is None:
-        raise UsersnapError(f'cannot find hook "{hook_name}" in "{snap}"')
     base_tree: Path | None = None
     if (dirs.mount / base_name(info) / "current").is_dir():
         base_tree = (dirs.mount / base_name(info) / "current").resolve()
+    return info, base_tree
+
+
+def run(dirs: Dirs, snap: str, revision: str, hook_name: str, cookie: str) -> int:
+    info, base_tree = load_revision(dirs, snap, revision)
+    hook = info.hooks.get(hook_name)
+    if hook is None:
+        raise UsersnapError(f'cannot find hook "{hook_name}" in "{snap}"')
     prepare_host_dirs(dirs, info.name, revision)
     spec = plan_sandbox(info, revision, dirs,
-                        facts=gather_host_facts(base_tree, snapctl_dir(dirs)),
+                        facts=gather_host_facts(base_tree, snapctl_dir(dirs), dirs.home),
                         base_tree=base_tree, hook=hook, host_env=os.environ, cookie=cookie,
-                        layout_lookup=lookup)
+                        layout_lookup=lookup, connections=load_connections(dirs, info.name))
     # the base fallback notice is for a terminal: in a hook it would become the output
     # snapd reports when the hook fails
     return run_sandboxed(replace(spec, notices=()), run_lock=dirs.run_lock)

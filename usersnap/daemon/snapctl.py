@@ -53,7 +53,11 @@ class Host(Protocol):
     """What the commands need from the daemon."""
 
     def snap_info(self, snap: str, revision: str) -> SnapInfo: ...
+    def connected(self, snap: str, name: str) -> bool: ...
     def config_transaction(self, context: Context) -> Transaction: ...
+    def service_status(self, snap: str, app: str) -> tuple[bool, bool]: ...
+    def control_services(self, action: str, names: list[str], flags: dict[str, bool]
+                         ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,10 @@ def _services(call: _Call) -> None:
     if not chosen:
         return
     rows = [["Service", "Startup", "Current", "Notes"]]
-    rows += [status_row(app_json(context.snap, app, info)) for app in chosen]
+    for app in chosen:
+        enabled, active = call.host.service_status(context.snap, app.name)
+        rows.append(status_row(app_json(context.snap, app, info, enabled=enabled,
+                                        active=active)))
     call.print(table(rows) + "\n")
 
 
@@ -229,7 +236,15 @@ def _service_control(call: _Call) -> None:
     if not call.args:
         raise SnapctlError("the required argument `<service> (at least 1 argument)` "
                            "was not provided")
-    raise SnapctlError(f"cannot {call.name} services: usersnap does not supervise services yet")
+    context = call.ensure_context()
+    for name in call.args:
+        if name != context.snap and not name.startswith(f"{context.snap}."):
+            raise SnapctlError(f'unknown service: "{name}"')
+    flags = {k: bool(call.flags.get(k)) for k in ("enable", "disable", "reload")}
+    try:
+        call.host.control_services(call.name, list(call.args), flags)
+    except UsersnapError as err:
+        raise SnapctlError(str(err)) from None
 
 
 def _is_connected(call: _Call) -> None:
@@ -245,7 +260,8 @@ def _is_connected(call: _Call) -> None:
                                                       "cups-control"):
                 raise SnapctlError(f"cannot use {what} check with {context.snap}:{name}")
             raise Unsuccessful(11)  # no process is known as a snap's: "not a snap"
-    raise Unsuccessful(1)  # nothing is connected before interfaces exist (issue #4)
+    if not call.host.connected(context.snap, name):
+        raise Unsuccessful(1)
 
 
 def _set_health(call: _Call) -> None:

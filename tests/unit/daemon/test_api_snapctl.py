@@ -19,6 +19,9 @@ class FakeManager:
     def context_for(self, context_id: str) -> Context | None:
         return Context(context_id, "hello", "x1") if context_id == "app-cookie" else None
 
+    def connected(self, snap: str, name: str) -> bool:
+        return False
+
     def snap_info(self, snap: str, revision: str) -> SnapInfo:
         return INFO
 

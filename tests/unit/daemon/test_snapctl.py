@@ -23,9 +23,21 @@ INFO = SnapInfo(
 class Host:
     def __init__(self, config: dict[str, object] | None = None) -> None:
         self.config = config if config is not None else {"a": {"b": 1}, "s": "text"}
+        self.connections: set[str] = set()
+        self.active = {"svc"}
+        self.controlled: list[tuple[str, list[str], dict[str, bool]]] = []
 
     def snap_info(self, snap: str, revision: str) -> SnapInfo:
         return INFO
+
+    def connected(self, snap: str, name: str) -> bool:
+        return name in self.connections
+
+    def service_status(self, snap: str, app: str) -> tuple[bool, bool]:
+        return app in self.active, app in self.active
+
+    def control_services(self, action: str, names: list[str], flags: dict[str, bool]) -> None:
+        self.controlled.append((action, names, flags))
 
     def config_transaction(self, context: Context) -> Transaction:
         if context.config is None:
@@ -86,7 +98,7 @@ def test_get_prints_like_snapd() -> None:
     (["is-connected", "--pid"], "expected argument for flag `--pid'"),
     (["services", "hello.hello"], 'unknown service: "hello.hello"'),
     (["services", "other.svc"], 'unknown service: "other.svc"'),
-    (["start", "hello.svc"], "cannot start services: usersnap does not supervise services yet"),
+    (["start", "other.svc"], 'unknown service: "other.svc"'),
     (["set-health"], "the required argument `<status>` was not provided"),
     (["set-health", "okay", "all good"], 'when status is "okay", message and code must be '
                                          "empty"),
@@ -126,16 +138,26 @@ def test_is_connected_is_a_silent_exit_code() -> None:
     with pytest.raises(Unsuccessful) as err:
         run("is-connected", "--apparmor-label", "snap.x.y", "audio")
     assert err.value.exit_code == 11
+    host = Host()
+    host.connections.add("home")
+    assert run("is-connected", "home", host=host) == ""
 
 
 def test_services_table() -> None:
     assert run("services").splitlines() == [
         "Service      Startup   Current   Notes",
-        "hello.svc    disabled  inactive  -",
+        "hello.svc    enabled   active    -",
         "hello.timer  disabled  inactive  timer-activated",
         "hello.user   disabled  -         user"]
     assert run("services", "hello.svc").splitlines()[1].startswith("hello.svc")
     assert run("services", "hello").count("\n") == 4
+
+
+def test_service_control_goes_to_the_supervisor() -> None:
+    host = Host()
+    assert run("restart", "--reload", "hello.svc", host=host) == ""
+    assert host.controlled == [("restart", ["hello.svc"],
+                                {"enable": False, "disable": False, "reload": True})]
 
 
 def test_set_health_is_kept_in_the_context() -> None:

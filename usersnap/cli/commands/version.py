@@ -25,5 +25,8 @@ def execute(args: argparse.Namespace) -> int:
         [str(osr.get("id", "-")), str(osr.get("version-id") or "-")],
         ["kernel", str(info.get("kernel-version") or platform.release())],
     ]
+    extra = info.get("usersnap")
+    if isinstance(extra, dict) and extra.get("cgroup"):
+        rows.append(["cgroup", str(extra["cgroup"])])
     print(table(rows))
     return 0

@@ -1,0 +1,525 @@
+"""usersnapd's service supervisor: systemd's part for snap services, without systemd.
+
+Each running service is a :mod:`usersnap.daemon.svcrun` process in a session of its
+own, watched by a trio task that copies its output into the service's log
+(:mod:`usersnap.daemon.logs`) and, when it ends, applies ``restart-condition`` and
+``restart-delay`` within systemd's start limit (5 starts in 10 s, then the service is
+``failed`` until started again).  Stopping runs ``stop-command``, sends the stop-mode
+signal, waits ``stop-timeout``, then SIGKILLs the whole tree, and runs
+``post-stop-command``.
+
+What survives the daemon: which services are disabled (``<root>/services.json``,
+systemd's enablement) and, in the runtime directory, which run now and their launcher's
+pid and start time (``<runtime>/services.json``).  A new daemon kills what a dead one
+left running (:meth:`Supervisor.kill_leftovers`) and starts again what ran
+(:meth:`Supervisor.resume`); when the runtime directory is new (a new login, like a
+boot), it starts every enabled service instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from usersnap.daemon.logs import LogWriter, log_path
+from usersnap.daemon.services import (
+    DEFAULT_RESTART_DELAY,
+    DEFAULT_START_TIMEOUT,
+    DEFAULT_STOP_TIMEOUT,
+    Outcome,
+    StartLimit,
+    outcome_of,
+    parse_duration,
+    should_restart,
+    start_order,
+    stop_signal,
+)
+from usersnap.daemon.supervisor_procs import descendants, kill_tree, signal_all, start_time
+from usersnap.daemon.svcrun import notify_name
+from usersnap.dirs import Dirs
+from usersnap.errors import AppNotFoundError, SnapNotFoundError, UsersnapError
+from usersnap.meta.model import App, SnapInfo
+
+log = logging.getLogger(__name__)
+
+#: how long a killed tree may take to go
+_REAP_SECONDS = 5.0
+
+
+class ServiceError(UsersnapError):
+    """A service could not be started, stopped or reloaded (systemctl's job failed)."""
+
+
+@dataclass
+class Service:
+    """One snap.app's supervision state."""
+
+    snap: str
+    app: str
+    limit: StartLimit = field(default_factory=StartLimit)
+    proc: trio.Process | None = None
+    #: set while it should run (cleared by a stop)
+    wanted: bool = False
+    #: oneshot that succeeded: active (exited), as RemainAfterExit=yes
+    exited_ok: bool = False
+    failed: str = ""
+    restarts: int = 0
+    done: trio.Event = field(default_factory=trio.Event)
+    #: READY=1 came (notify services)
+    ready: trio.Event = field(default_factory=trio.Event)
+    #: the last WATCHDOG=1 (monotonic)
+    pinged: float = 0.0
+    #: why the supervisor killed it: "timeout" (start) or "watchdog", "" otherwise
+    forced: str = ""
+
+    @property
+    def sid(self) -> str:
+        return f"{self.snap}.{self.app}"
+
+    @property
+    def active(self) -> bool:
+        return self.proc is not None or self.exited_ok
+
+
+InfoFor = Callable[[str], tuple[SnapInfo, str] | None]
+
+
+class Supervisor:
+    def __init__(self, dirs: Dirs, info_for: InfoFor) -> None:
+        self.dirs = dirs
+        self.info_for = info_for
+        self.services: dict[str, Service] = {}
+        self.nursery: trio.Nursery | None = None
+        self.disabled: set[str] = set(_read_json(self._enabled_file).get("disabled", []))
+
+    # -- persistence --------------------------------------------------------------
+
+    @property
+    def _enabled_file(self) -> Path:
+        return self.dirs.root / "services.json"
+
+    @property
+    def _running_file(self) -> Path:
+        return self.dirs.runtime / "services.json"
+
+    def _save_enabled(self) -> None:
+        _write_json(self._enabled_file, {"disabled": sorted(self.disabled)})
+
+    def _save_running(self) -> None:
+        running = {s.sid: {"pid": s.proc.pid, "start": start_time(s.proc.pid)}
+                   for s in self.services.values() if s.proc is not None and s.wanted}
+        wanted = sorted(s.sid for s in self.services.values() if s.wanted and not s.exited_ok)
+        exited = sorted(s.sid for s in self.services.values() if s.exited_ok)
+        _write_json(self._running_file, {"running": running, "wanted": wanted,
+                                         "exited": exited})
+
+    def kill_leftovers(self) -> list[str]:
+        """Before the mount comes back: kill what a dead daemon's services left; return
+        the services that were meant to run.  Oneshot services that had run are
+        remembered as such, not run again."""
+        saved = _read_json(self._running_file)
+        for sid, entry in dict(saved.get("running", {})).items():
+            pid = int(entry.get("pid", 0))
+            if pid > 1 and start_time(pid) == entry.get("start"):
+                log.info("killing %s left running by a previous usersnapd (pid %d)", sid, pid)
+                kill_tree(pid)
+        for sid in saved.get("exited", []):
+            snap, _, app = str(sid).partition(".")
+            self.services[sid] = Service(snap, app, wanted=True, exited_ok=True)
+        return list(saved.get("wanted", []))
+
+    # -- queries ------------------------------------------------------------------
+
+    def enabled(self, snap: str, app: str) -> bool:
+        return f"{snap}.{app}" not in self.disabled
+
+    def active(self, snap: str, app: str) -> bool:
+        svc = self.services.get(f"{snap}.{app}")
+        return svc is not None and svc.active
+
+    def busy(self) -> bool:
+        """A service runs or is to be restarted: the daemon must stay."""
+        return any(s.proc is not None or (s.wanted and not s.exited_ok)
+                   for s in self.services.values())
+
+    def writer(self, sid: str) -> LogWriter:
+        return LogWriter(log_path(self.dirs.logs, sid))
+
+    def note(self, sid: str, message: str) -> None:
+        """A supervisor line in the service's log, as journald shows systemd's."""
+        self.writer(sid).write("systemd", os.getpid(), message)
+
+    # -- start-up -----------------------------------------------------------------
+
+    async def run(self, snaps: list[str], wanted: list[str], *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the service tasks until cancelled; then stop every service (they cannot
+        outlive the mount)."""
+        fresh = not self._running_file.exists()
+        try:
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                task_status.started()
+                for snap in snaps:
+                    found = self.info_for(snap)
+                    if found is None:
+                        continue
+                    apps = [a for a in start_order(list(found[0].services))
+                            if (fresh and self.enabled(snap, a.name))
+                            or f"{snap}.{a.name}" in wanted]
+                    for app in apps:
+                        try:
+                            await self.start(snap, app.name)
+                        except UsersnapError as err:  # in its log too; the others go on
+                            log.warning("cannot start %s.%s: %s", snap, app.name, err)
+                self._save_running()
+                await trio.sleep_forever()
+        finally:
+            self.nursery = None
+
+    # -- control ------------------------------------------------------------------
+
+    def _app(self, snap: str, name: str) -> tuple[App, str]:
+        found = self.info_for(snap)
+        app = found[0].apps.get(name) if found else None
+        if found is None or app is None or not app.daemon:
+            raise AppNotFoundError(f'snap "{snap}" has no service "{name}"')
+        return app, found[1]
+
+    def set_enabled(self, snap: str, names: list[str], enabled: bool) -> None:
+        for name in names:
+            (self.disabled.discard if enabled else self.disabled.add)(f"{snap}.{name}")
+        self._save_enabled()
+
+    def forget(self, snap: str) -> None:
+        """The snap is gone: its enablement and its logs go too."""
+        self.disabled = {s for s in self.disabled if not s.startswith(f"{snap}.")}
+        self._save_enabled()
+        for sid in [s for s in self.services if s.startswith(f"{snap}.")]:
+            del self.services[sid]
+        for path in (self.dirs.logs / "services").glob(f"{snap}.*.log*"):
+            path.unlink(missing_ok=True)
+
+    async def start(self, snap: str, name: str) -> None:
+        app, revision = self._app(snap, name)
+        svc = self.services.setdefault(f"{snap}.{name}", Service(snap, name))
+        if svc.active:
+            return
+        svc.limit.reset()
+        svc.failed = ""
+        svc.wanted = True
+        svc.restarts = 0
+        await self._spawn(svc, app, revision)
+
+    async def _spawn(self, svc: Service, app: App, revision: str) -> None:
+        assert self.nursery is not None
+        if not svc.limit.allow(time.monotonic()):
+            svc.wanted = False
+            svc.failed = "start-limit-hit"
+            self.note(svc.sid, f"snap.{svc.sid}.service: Start request repeated too quickly.")
+            self.note(svc.sid, f"snap.{svc.sid}.service: Failed with result 'start-limit-hit'.")
+            self.note(svc.sid, f"Failed to start Service for snap application {svc.sid}.")
+            self._save_running()
+            raise ServiceError(f"service {svc.sid} is restarting too quickly: start limit hit")
+        svc.exited_ok = False
+        svc.done = trio.Event()
+        svc.ready = trio.Event()
+        svc.forced = ""
+        notify = None
+        if app.daemon == "notify" or app.watchdog_timeout:
+            notify = await self._notify_socket(svc)
+        proc = await self._open(svc, revision)
+        svc.proc = proc
+        self._save_running()
+        self.nursery.start_soon(self._watch, svc, app, revision, proc)
+        if notify is not None:
+            self.nursery.start_soon(self._listen, svc, app, proc, notify)
+        limit = parse_duration(app.start_timeout, DEFAULT_START_TIMEOUT)
+        if app.daemon in ("oneshot", "notify"):
+            with trio.move_on_after(limit):
+                await _first(svc.done, svc.ready)
+            if app.daemon == "notify" and not svc.ready.is_set() and svc.proc is proc:
+                svc.forced = "timeout"
+                self.note(svc.sid, f"snap.{svc.sid}.service: start operation timed out. "
+                                   "Terminating.")
+                kill_tree(proc.pid)
+            if not (svc.exited_ok or svc.ready.is_set()):
+                raise ServiceError(f"service {svc.sid} failed to start: {svc.failed or 'timeout'}")
+        self.note(svc.sid, f"Started Service for snap application {svc.sid}.")
+
+    async def _notify_socket(self, svc: Service) -> trio.socket.SocketType:
+        """sd_notify's socket, where svcrun's ``$NOTIFY_SOCKET`` points (in a 0700
+        directory: only the user's processes can reach it)."""
+        directory = self.dirs.xdg_runtime(svc.snap)
+        path = directory / notify_name(svc.app)
+        sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_DGRAM)
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
+            await sock.bind(str(path))
+        except OSError as err:
+            sock.close()
+            raise ServiceError(f"cannot create the notify socket of {svc.sid}: {err}") from err
+        return sock
+
+    async def _listen(self, svc: Service, app: App, proc: trio.Process,
+                      sock: trio.socket.SocketType) -> None:
+        """READY=1, WATCHDOG=1 (and the watchdog itself) until the run ends."""
+        watchdog = parse_duration(app.watchdog_timeout, 0.0)
+        svc.pinged = time.monotonic()
+        with sock:
+            while svc.proc is proc:
+                with trio.move_on_after(watchdog / 4 if watchdog else 1.0):
+                    data = await sock.recv(4096)
+                    fields = dict(line.partition("=")[::2] for line in
+                                  data.decode("utf-8", "replace").splitlines())
+                    if fields.get("READY") == "1":
+                        svc.ready.set()
+                    if fields.get("WATCHDOG") == "1":
+                        svc.pinged = time.monotonic()
+                if watchdog and svc.proc is proc and time.monotonic() - svc.pinged > watchdog:
+                    svc.forced = "watchdog"
+                    self.note(svc.sid, f"snap.{svc.sid}.service: Watchdog timeout! Killing.")
+                    kill_tree(proc.pid)
+                    return
+
+    async def _open(self, svc: Service, revision: str, command: str = "") -> trio.Process:
+        argv = [sys.executable, "-m", "usersnap.daemon.svcrun", "-r", revision,
+                svc.snap, svc.app]
+        if command:
+            argv[3:3] = ["--command", command]
+        env = {**os.environ, "USERSNAP_ROOT": str(self.dirs.root),
+               "USERSNAP_RUNTIME_DIR": str(self.dirs.runtime), "HOME": str(self.dirs.home)}
+        try:
+            return await trio.lowlevel.open_process(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd="/")
+        except OSError as err:
+            raise ServiceError(f"cannot start {svc.sid}: {err.strerror or err}") from err
+
+    async def _pump(self, sid: str, proc: trio.Process) -> None:
+        """The process's output, line by line, into the log."""
+        assert proc.stdout is not None
+        writer = self.writer(sid)
+        pending = b""
+        async with proc.stdout:
+            while data := await proc.stdout.receive_some(65536):
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    writer.write(sid, proc.pid, line.decode("utf-8", "replace"))
+            if pending:
+                writer.write(sid, proc.pid, pending.decode("utf-8", "replace"))
+
+    async def _watch(self, svc: Service, app: App, revision: str, proc: trio.Process) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._pump, svc.sid, proc)
+                await proc.wait()
+                # leftovers holding the pipe are gone (svcrun killed them)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self._terminate(svc, app, proc)
+            raise
+        assert proc.returncode is not None
+        outcome = Outcome(svc.forced, 0) if svc.forced else outcome_of(proc.returncode)
+        svc.proc = None
+        if app.daemon == "oneshot" and outcome.clean:
+            svc.exited_ok = True
+        elif svc.wanted:  # a stop says so itself
+            self.note(svc.sid, f"snap.{svc.sid}.service: Main process exited, "
+                               f"{outcome.describe()}")
+        if not outcome.clean:
+            svc.failed = outcome.describe()
+        svc.done.set()
+        if svc.wanted and app.daemon != "oneshot" \
+                and should_restart(app.restart_condition, outcome):
+            delay = parse_duration(app.restart_delay, DEFAULT_RESTART_DELAY)
+            await trio.sleep(delay)
+            if svc.wanted and svc.proc is None:
+                svc.restarts += 1
+                self.note(svc.sid, f"snap.{svc.sid}.service: Scheduled restart job, restart "
+                                   f"counter is at {svc.restarts}.")
+                with contextlib.suppress(ServiceError):
+                    await self._spawn(svc, app, revision)
+                return
+        if not svc.exited_ok:  # over, and not to be restarted
+            svc.wanted = False
+        self._save_running()
+
+    async def _terminate(self, svc: Service, app: App, proc: trio.Process) -> None:
+        """The daemon is going: a short SIGTERM grace, then SIGKILL to the tree."""
+        signum, _ = stop_signal(app.stop_mode)
+        signal_all([proc.pid], signum)
+        with trio.move_on_after(min(2.0, parse_duration(app.stop_timeout,
+                                                        DEFAULT_STOP_TIMEOUT))):
+            await proc.wait()
+        kill_tree(proc.pid)
+        with trio.move_on_after(_REAP_SECONDS):
+            await proc.wait()
+
+    async def stop(self, snap: str, name: str) -> None:
+        app, revision = self._app(snap, name)
+        svc = self.services.get(f"{snap}.{name}")
+        if svc is None:
+            return
+        svc.wanted = False
+        svc.exited_ok = False
+        proc = svc.proc
+        if proc is None:
+            self._save_running()
+            return
+        timeout = parse_duration(app.stop_timeout, DEFAULT_STOP_TIMEOUT)
+        self.note(svc.sid, f"Stopping Service for snap application {svc.sid}...")
+        if app.stop_command:
+            await self._run_command(svc, revision, "stop", timeout)
+        signum, every = stop_signal(app.stop_mode)
+        signal_all([proc.pid, *descendants(proc.pid)] if every else [proc.pid], signum)
+        with trio.move_on_after(timeout) as scope:
+            await svc.done.wait()
+        if scope.cancelled_caught:
+            self.note(svc.sid, f"snap.{svc.sid}.service: State 'stop-sigterm' timed out. "
+                               "Killing.")
+        kill_tree(proc.pid)
+        with trio.move_on_after(_REAP_SECONDS):
+            await svc.done.wait()
+        if app.post_stop_command:
+            await self._run_command(svc, revision, "post-stop", timeout)
+        self.note(svc.sid, f"Stopped Service for snap application {svc.sid}.")
+        self._save_running()
+
+    async def reload(self, snap: str, name: str) -> None:
+        """``--reload``: the reload-command if there is one, else a restart (systemctl
+        reload-or-restart)."""
+        app, revision = self._app(snap, name)
+        svc = self.services.get(f"{snap}.{name}")
+        if app.reload_command and svc is not None and svc.proc is not None:
+            timeout = parse_duration(app.stop_timeout, DEFAULT_STOP_TIMEOUT)
+            if await self._run_command(svc, revision, "reload", timeout) != 0:
+                raise ServiceError(f"cannot reload {svc.sid}: reload-command failed")
+            return
+        await self.stop(snap, name)
+        await self.start(snap, name)
+
+    async def _run_command(self, svc: Service, revision: str, command: str,
+                           limit: float) -> int:
+        proc = await self._open(svc, revision, command)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._pump, svc.sid, proc)
+            with trio.move_on_after(limit):
+                await proc.wait()
+            if proc.returncode is None:
+                kill_tree(proc.pid)
+                await proc.wait()
+        return proc.returncode if proc.returncode is not None else 1
+
+    # -- several at once ----------------------------------------------------------
+
+    def resolve(self, names: list[str]) -> list[tuple[str, list[App]]]:
+        """``snap`` or ``snap.app`` names -> services in start order, per snap."""
+        wanted: dict[str, list[str]] = {}
+        for name in names:
+            snap, _, app = name.partition(".")
+            found = self.info_for(snap)
+            if found is None:
+                raise SnapNotFoundError(f'snap "{snap}" not found', value=snap)
+            all_services = [a.name for a in found[0].services]
+            if not app:
+                if not all_services:
+                    raise AppNotFoundError(f'snap "{snap}" has no services')
+                wanted.setdefault(snap, []).extend(all_services)
+            elif app not in all_services:
+                raise AppNotFoundError(f'snap "{snap}" has no service "{app}"')
+            else:
+                wanted.setdefault(snap, []).append(app)
+        out = []
+        for snap, apps in wanted.items():
+            found = self.info_for(snap)
+            assert found is not None
+            out.append((snap, start_order([a for a in found[0].services if a.name in apps])))
+        return out
+
+    async def control(self, action: str, names: list[str], *, enable: bool = False,
+                      disable: bool = False, reload: bool = False) -> None:
+        """``POST /v2/apps``: start/stop/restart, optionally changing enablement."""
+        for snap, apps in self.resolve(names):
+            if enable or disable:
+                self.set_enabled(snap, [a.name for a in apps], enabled=enable)
+            if action == "stop":
+                for app in reversed(apps):
+                    await self.stop(snap, app.name)
+                continue
+            for app in apps:
+                if action == "start":
+                    await self.start(snap, app.name)
+                elif reload:
+                    await self.reload(snap, app.name)
+                else:
+                    await self.stop(snap, app.name)
+                    await self.start(snap, app.name)
+
+    async def stop_snap(self, snap: str, *, refresh: bool = False) -> list[str]:
+        """Stop the snap's running services (``endure`` ones stay at a refresh); the
+        names stopped, to start again if the change is undone."""
+        found = self.info_for(snap)
+        if found is None:
+            return []
+        stopped = []
+        for app in reversed(start_order(list(found[0].services))):
+            if refresh and app.refresh_mode == "endure":
+                continue
+            if self.active(snap, app.name):
+                await self.stop(snap, app.name)
+                stopped.append(app.name)
+        return stopped
+
+    async def start_snap(self, snap: str, *, install: bool = False,
+                         only: list[str] | None = None) -> None:
+        """Start the snap's enabled services; at install, ``install-mode: disable`` ones
+        are disabled instead."""
+        found = self.info_for(snap)
+        if found is None:
+            return
+        for app in start_order(list(found[0].services)):
+            if install and app.install_mode == "disable":
+                self.set_enabled(snap, [app.name], enabled=False)
+            if only is not None and app.name not in only:
+                continue
+            if self.enabled(snap, app.name) and not self.active(snap, app.name):
+                await self.start(snap, app.name)
+
+
+async def _first(*events: trio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    async with trio.open_nursery() as nursery:
+        async def wait(event: trio.Event) -> None:
+            await event.wait()
+            nursery.cancel_scope.cancel()
+
+        for event in events:
+            nursery.start_soon(wait, event)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json(path: Path, value: object) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+    os.replace(tmp, path)

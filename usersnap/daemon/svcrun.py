@@ -1,0 +1,101 @@
+"""``python -m usersnap.daemon.svcrun SNAP APP -r REV [--command stop|reload|post-stop]``.
+
+One service run, confined: usersnapd starts this for every service start (see
+:mod:`usersnap.daemon.supervisor`), in a session of its own, its stdout and stderr
+going to the service's log.  It plans the sandbox for the app (or for its
+``stop-command``/``reload-command``/``post-stop-command``) and runs it with the same
+launcher as ``usersnap run``, which forwards the stop signal to the main process.
+
+Then, as systemd does with the unit's cgroup: a ``simple``, ``notify`` or ``oneshot``
+service is over when its main process is, so whatever it left in the sandbox is killed;
+a ``forking`` one whose main process exited 0 lives on until the sandbox is empty (the
+launcher is a subreaper: the sandbox's init is reparented to it), signals sent to this
+process going to every process left.  The exit status is the main process's (128+N when
+it was killed by N); a forking service's leftovers ending report 1, since their own
+status cannot be seen from outside the sandbox's pid namespace.  A ``notify`` service (or
+one with ``watchdog-timeout``) gets ``$NOTIFY_SOCKET``, a datagram socket the supervisor
+binds in the snap's private XDG_RUNTIME_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from dataclasses import replace
+
+from usersnap.daemon.hookrun import load_revision
+from usersnap.daemon.supervisor_procs import descendants, signal_all
+from usersnap.dirs import Dirs
+from usersnap.errors import UsersnapError
+from usersnap.ops.cookies import read_cookie
+from usersnap.sandbox.facts import gather_host_facts, lookup
+from usersnap.sandbox.launch import FORWARDED, prepare_host_dirs, run_sandboxed
+from usersnap.sandbox.plan import plan_sandbox
+from usersnap.snapctl import snapctl_dir
+
+COMMANDS = {"stop": "stop_command", "reload": "reload_command",
+            "post-stop": "post_stop_command"}
+
+
+def notify_name(app: str) -> str:
+    """The sd_notify socket's name in the snap's XDG_RUNTIME_DIR."""
+    return f".notify.{app}"
+
+
+def run(dirs: Dirs, snap: str, app_name: str, revision: str, command: str = "") -> int:
+    info, base_tree = load_revision(dirs, snap, revision)
+    app = info.apps.get(app_name)
+    if app is None or not app.daemon:
+        raise UsersnapError(f'snap "{snap}" has no service "{app_name}"')
+    if command:
+        app = replace(app, command=getattr(app, COMMANDS[command]))
+    prepare_host_dirs(dirs, info.name, revision)
+    spec = plan_sandbox(info, revision, dirs,
+                        facts=gather_host_facts(base_tree, snapctl_dir(dirs)),
+                        base_tree=base_tree, app=app, args=[], host_env=os.environ,
+                        cookie=read_cookie(dirs, info.name), layout_lookup=lookup)
+    spec = replace(spec, notices=())
+    if not command and (app.daemon == "notify" or app.watchdog_timeout):
+        # the supervisor listens there (the snap's XDG_RUNTIME_DIR, bound in the sandbox)
+        spec = replace(spec, env={**spec.env, "NOTIFY_SOCKET": "{}/{}".format(
+            spec.env["XDG_RUNTIME_DIR"], notify_name(app_name))})
+    code = run_sandboxed(spec, run_lock=dirs.run_lock)
+    if command or app.daemon != "forking" or code != 0:
+        signal_all(descendants(os.getpid()), signal.SIGKILL)
+        return code
+    return _wait_for_leftovers()
+
+
+def _wait_for_leftovers() -> int:
+    """A forking daemon runs on in the sandbox: wait for it, passing signals on."""
+    waited = FORWARDED | {signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return 1
+        info = signal.sigtimedwait(waited, 1.0)
+        if info is not None and info.si_signo in FORWARDED:
+            signal_all(descendants(os.getpid()), info.si_signo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="usersnap-svcrun", description=__doc__)
+    parser.add_argument("-r", dest="revision", required=True)
+    parser.add_argument("--command", choices=sorted(COMMANDS), default="")
+    parser.add_argument("snap")
+    parser.add_argument("app")
+    args = parser.parse_args(argv)
+    try:
+        return run(Dirs.from_env(), args.snap, args.app, args.revision, args.command)
+    except UsersnapError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
