@@ -29,7 +29,7 @@ from PySquashfsImage.xattr import write_xattr
 
 from tests.helpers.snaps import mksquashfs
 from usersnap.errors import SnapFileError
-from usersnap.snapfile.squashfs import Inode, SquashfsImage, UnsupportedCompressionError
+from usersnap.snapfile.squashfs import Caches, Inode, SquashfsImage, UnsupportedCompressionError
 
 pytestmark = pytest.mark.requires_mksquashfs
 
@@ -301,7 +301,7 @@ def test_threads_read_in_parallel(edge: Edge) -> None:
     """8 threads over one image with small caches, so they keep evicting each other."""
     image = _image(edge, "xz")
     dest = _extract(image)
-    with SquashfsImage(image, cache_blocks=4, metadata_cache_blocks=16) as img:
+    with SquashfsImage(image, caches=Caches(data_bytes=4 << 17, meta_bytes=16 << 13)) as img:
         files = [
             p for p, ino in _walk(img).items()
             if ino.is_reg and ino.size and not (p.startswith(b"/many/") and p[-1] % 10)

@@ -72,7 +72,10 @@ T = TypeVar("T")
 #: kernel keeps about two read-ahead requests in flight for one sequential reader).
 READ_THREADS = 4
 #: Directory entries kept as name indexes so that repeated lookups need no thread.
-INDEX_ENTRIES = 65536
+INDEX_ENTRIES = 32768
+#: Image inodes whose reply attributes are kept ready: readdirplus sends every entry of a
+#: directory on each listing, and building the reply was most of its cost (~200 B each).
+ATTR_ENTRIES = 16384
 #: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without a thread.
 NO_XATTR = 0xFFFFFFFF
 NAME_MAX = 255
@@ -94,28 +97,35 @@ def _handler(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[A
     return run
 
 
+_Listing = tuple[list[tuple[bytes, "Inode"]], dict[bytes, "Inode"]]
+
+
 class _IndexCache:
-    """Name -> inode maps of recently looked-up image directories, bounded by entries."""
+    """Listings (in order, and by name) of recently used image directories, bounded by
+    entries: a directory listed or looked up again is answered on the trio thread, with
+    no hop to a worker thread."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._size = 0
-        self._maps: OrderedDict[tuple[int, int], dict[bytes, Inode]] = OrderedDict()
+        self._maps: OrderedDict[tuple[int, int], _Listing] = OrderedDict()
 
-    def get(self, key: tuple[int, int]) -> dict[bytes, Inode] | None:
+    def get(self, key: tuple[int, int]) -> _Listing | None:
         found = self._maps.get(key)
         if found is not None:
             self._maps.move_to_end(key)
         return found
 
-    def put(self, key: tuple[int, int], names: dict[bytes, Inode]) -> None:
-        if key in self._maps:
-            return
-        self._maps[key] = names
-        self._size += len(names) + 1
+    def put(self, key: tuple[int, int], listing: list[tuple[bytes, Inode]]) -> _Listing:
+        found = self._maps.get(key)
+        if found is not None:
+            return found
+        found = self._maps[key] = (listing, dict(listing))
+        self._size += len(listing) + 1
         while self._size > self._capacity and len(self._maps) > 1:
-            _, old = self._maps.popitem(last=False)
+            _, (old, _names) = self._maps.popitem(last=False)
             self._size -= len(old) + 1
+        return found
 
 
 @dataclass(eq=False, slots=True)
@@ -135,6 +145,7 @@ class SnapFS(pyfuse3.Operations):
         self.tree = tree
         self._read_limiter = trio.CapacityLimiter(read_threads)
         self._index = _IndexCache(INDEX_ENTRIES)
+        self._attrs: dict[tuple[int, int], EntryAttributes] = {}
         self._files: dict[int, ImageNode] = {}
         self._dirs: dict[int, _OpenDir] = {}
         self._next_fh = 1
@@ -153,7 +164,15 @@ class SnapFS(pyfuse3.Operations):
             raise FUSEError(errno.ENOENT) from None
 
     def _entry(self, node: Node) -> EntryAttributes:
-        return _entry_attributes(self.tree.attr(node))
+        if not isinstance(node, ImageNode) or node.rev.mutable:
+            return _entry_attributes(self.tree.attr(node))
+        key = (node.rev.slot, node.inode.number)  # slots are never reused
+        found = self._attrs.get(key)
+        if found is None:
+            if len(self._attrs) >= ATTR_ENTRIES:
+                self._attrs.clear()  # cheap to rebuild; a bound matters more than an LRU
+            found = self._attrs[key] = _entry_attributes(self.tree.attr(node))
+        return found
 
     def _new_fh(self) -> int:
         fh = self._next_fh
@@ -191,13 +210,18 @@ class SnapFS(pyfuse3.Operations):
         if parent.rev.mutable:  # a tried directory: ask it every time
             image, inode = parent.rev.image, parent.inode
             return await self._io(parent, lambda: image.lookup(inode, name))
-        key = (parent.rev.slot, parent.inode.number)
-        names = self._index.get(key)
-        if names is None:
-            image, inode = parent.rev.image, parent.inode
-            names = dict(await self._io(parent, lambda: image.listdir(inode)))
-            self._index.put(key, names)
-        return names.get(name)
+        return (await self._listing(parent))[1].get(name)
+
+    async def _listing(self, node: ImageNode) -> _Listing:
+        """An immutable directory's listing, from memory when it was used lately."""
+        if node.rev.closed:
+            raise FUSEError(errno.ENOENT)
+        key = (node.rev.slot, node.inode.number)
+        found = self._index.get(key)
+        if found is None:
+            image, inode = node.rev.image, node.inode
+            found = self._index.put(key, await self._io(node, lambda: image.listdir(inode)))
+        return found
 
     # -- lookups and attributes ---------------------------------------------------------
 
@@ -315,7 +339,10 @@ class SnapFS(pyfuse3.Operations):
             image, dir_inode = node.rev.image, node.inode
             self.tree.hold(node.rev)
             try:
-                listing = await self._io(node, lambda: image.listdir(dir_inode))
+                if node.rev.mutable:  # a tried directory: list it as it is now
+                    listing = await self._io(node, lambda: image.listdir(dir_inode))
+                else:
+                    listing = (await self._listing(node))[0]
             except BaseException:
                 self.tree.drop(node.rev)
                 raise

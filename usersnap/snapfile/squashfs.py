@@ -8,16 +8,23 @@ block cache and one zstd context between threads.
 
 Here the image opens in O(1) (superblock, table indexes, id table, root inode);
 directories are read when first listed; every read is ``os.pread`` on one descriptor;
-names stay bytes; caches are bounded and locked, but no lock is held while decompressing,
-so threads decompress in parallel.  Every number taken from the image is checked before
-use (mostly the Linux kernel's own checks, fs/squashfs/super.c), and anything
-inconsistent raises :class:`CorruptImageError`, never a struct/ctypes/codec exception.
+names stay bytes; caches are locked, but no lock is held while decompressing, so threads
+decompress in parallel.  The caches are shared by every image of the process
+(:class:`Caches`) and bounded as a whole, so memory does not grow with the number of
+images.  A file read sequentially has its next blocks decompressed ahead in worker
+threads (lzma, zlib and the other codecs release the GIL): one sequential reader then
+uses every core, which the kernel's own squashfs cannot.
+
+Every number taken from the image is checked before use (mostly the Linux kernel's own
+checks, fs/squashfs/super.c), and anything inconsistent raises :class:`CorruptImageError`,
+never a struct/ctypes/codec exception.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import stat
 import struct
@@ -25,6 +32,7 @@ import sys
 import threading
 from array import array
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from ctypes import sizeof
 from itertools import accumulate
 from pathlib import Path
@@ -83,7 +91,9 @@ from usersnap.snapfile._squashfs_support import (
     zstd_decoder,
 )
 
-__all__ = ["CorruptImageError", "Inode", "SquashfsImage", "UnsupportedCompressionError"]
+__all__ = [
+    "Caches", "CorruptImageError", "Inode", "SquashfsImage", "UnsupportedCompressionError",
+]  # fmt: skip
 
 META = SQUASHFS_METADATA_SIZE
 SUPERBLOCK_SIZE = sizeof(Superblock)
@@ -108,6 +118,70 @@ DEVICE_TYPES = frozenset({int(t) for t in (Type.BLKDEV, Type.CHRDEV, Type.LBLKDE
 
 Listing = tuple[list[tuple[bytes, Inode]], dict[bytes, Inode]]
 
+MIB = 1 << 20
+#: Decompressed data blocks kept, in bytes, for the whole process unless the environment
+#: variable ``USERSNAP_BLOCK_CACHE_MIB`` says otherwise.  Sequential reads need only the
+#: read-ahead window; the rest serves small and random reads (performance-baseline §2).
+DATA_CACHE_BYTES = 32 * MIB
+META_CACHE_BYTES = 8 * MIB
+#: Listings, by entries (about 400 bytes each with their Inode): the FUSE layer keeps its
+#: own index of the directories in use, this one serves the image's own lookups.
+DIR_CACHE_ENTRIES = 16384
+BLOCKLIST_CACHE_BYTES = 4 * MIB
+#: What a cached object costs beyond its payload (key, dict slot, object headers):
+#: images of many tiny files have as many entries as blocks.
+ENTRY_OVERHEAD = 256
+#: Blocks decompressed ahead of a sequential reader (512 KiB with 128 KiB blocks).
+READ_AHEAD_BLOCKS = 4
+#: Threads decompressing ahead, for all images: one per core, as the codecs scale so far.
+READ_AHEAD_THREADS = min(4, os.cpu_count() or 2)
+_tokens = itertools.count(1)  # cache keys of distinct images never collide
+
+
+class _Head(NamedTuple):
+    """squashfs_base_inode, as PySquashfsImage's InodeHeader names its fields."""
+
+    inode_type: int
+    mode: int
+    uid: int
+    guid: int
+    mtime: int
+    inode_number: int
+
+
+class _BasicDir(NamedTuple):
+    """squashfs_dir_inode (the basic one: no xattr), named as PySquashfsImage does."""
+
+    start_block: int
+    nlink: int
+    file_size: int
+    offset: int
+    parent_inode: int
+
+    @property
+    def xattr(self) -> int:
+        return int(SQUASHFS_INVALID_XATTR)
+
+
+class _BasicFile(NamedTuple):
+    """squashfs_reg_inode (the basic one: one link, no xattr); its block list follows."""
+
+    start_block: int
+    fragment: int
+    offset: int
+    file_size: int
+
+    @property
+    def xattr(self) -> int:
+        return int(SQUASHFS_INVALID_XATTR)
+
+
+_HEAD = struct.Struct("<HHHHII")
+_DIR_BODY = struct.Struct("<IIHHI")
+_FILE_BODY = struct.Struct("<IIII")
+_BASIC_BODY_SIZE = 16  # both bodies
+BASIC_DIR, BASIC_FILE = int(Type.DIR), int(Type.FILE)
+
 
 class CorruptImageError(SnapFileError):
     """The file is a SquashFS image, but inconsistent, truncated or undecodable."""
@@ -128,29 +202,72 @@ class _BlockList(NamedTuple):
     starts: array[int]  # file position of each block
 
 
+class Caches:
+    """Decompressed blocks, directory listings and block lists, bounded as a whole and
+    shared by the images given them (keys carry each image's token)."""
+
+    def __init__(
+        self, *, data_bytes: int = DATA_CACHE_BYTES, meta_bytes: int = META_CACHE_BYTES,
+        dir_entries: int = DIR_CACHE_ENTRIES, blocklist_bytes: int = BLOCKLIST_CACHE_BYTES,
+    ) -> None:  # fmt: skip
+        self.data: LRU[tuple[int, int, int], bytes] = LRU(
+            data_bytes, lambda block: len(block) + ENTRY_OVERHEAD
+        )
+        self.meta: LRU[tuple[int, int], tuple[bytes, int]] = LRU(
+            meta_bytes, lambda hit: len(hit[0]) + ENTRY_OVERHEAD
+        )
+        # Listings weigh by entries: a FUSE mount asks for each directory rarely (the
+        # kernel caches entries), so bounding RAM beats keeping every listing forever.
+        self.dirs: LRU[tuple[int, int], Listing] = LRU(dir_entries, lambda it: len(it[0]) + 1)
+        self.blocklists: LRU[tuple[int, int], _BlockList] = LRU(
+            blocklist_bytes, lambda blocks: 12 * len(blocks.words) + 2 * ENTRY_OVERHEAD
+        )
+
+
+_shared: Caches | None = None
+_pool: ThreadPoolExecutor | None = None
+_globals_lock = threading.Lock()
+
+
+def shared_caches() -> Caches:
+    """The process's caches (``USERSNAP_BLOCK_CACHE_MIB`` sizes the data blocks)."""
+    global _shared
+    with _globals_lock:
+        if _shared is None:
+            mib = os.environ.get("USERSNAP_BLOCK_CACHE_MIB", "")
+            size = int(mib) * MIB if mib.isdigit() else DATA_CACHE_BYTES
+            _shared = Caches(data_bytes=size)
+        return _shared
+
+
+def _read_ahead_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _globals_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(READ_AHEAD_THREADS, thread_name_prefix="squashfs-ahead")
+        return _pool
+
+
 class SquashfsImage:
     """A SquashFS 4.0 image, read lazily; one instance may serve many threads.
 
-    ``cache_blocks`` bounds the decompressed data/fragment blocks kept (random reads);
-    ``close()`` must not race reads still running in other threads.
+    ``caches`` defaults to the process's shared ones; ``close()`` must not race reads
+    still running in other threads (it waits for its own read-ahead).
     """
 
     def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        cache_blocks: int = 256,
-        metadata_cache_blocks: int = 1024,
-        dir_cache_entries: int = 65536,
-    ) -> None:
+        self, path: str | os.PathLike[str], *, caches: Caches | None = None,
+        read_ahead: int = READ_AHEAD_BLOCKS,
+    ) -> None:  # fmt: skip
         self.path = Path(path)
-        self._data_cache: LRU[tuple[int, int], bytes] = LRU(cache_blocks)
-        self._meta_cache: LRU[int, tuple[bytes, int]] = LRU(metadata_cache_blocks)
-        # Listings weigh by entries: a FUSE mount asks for each directory rarely (the
-        # kernel caches entries), so bounding RAM beats keeping every listing forever.
-        self._dirs: LRU[int, Listing] = LRU(dir_cache_entries, lambda it: len(it[0]) + 1)
-        self._blocklists: LRU[int, _BlockList] = LRU(1024)
+        self._token = next(_tokens)
+        self._caches = caches or shared_caches()
+        self._read_ahead = read_ahead
         self._lock = threading.Lock()
+        # blocks being decompressed (by a reader or ahead of one): others wait, not redo
+        self._inflight: dict[tuple[int, int, int], Future[bytes | None]] = {}
+        self._ahead_jobs: set[Future[None]] = set()
+        self._next_block: dict[int, int] = {}  # file inode ref -> block after its last read
         self._dir_refs: dict[int, int] = {}  # directory inode number -> ref (cycle check)
         self._stats = {"metadata_blocks": 0, "data_blocks": 0}
         self._xattr_ids: _Table | None = None
@@ -209,6 +326,8 @@ class SquashfsImage:
         first, last = offset // bs, (end - 1) // bs
         parts: list[bytes | memoryview] = []
         with self._guard():
+            if self._read_ahead and self._sequential(ino, first, last):
+                self._start_read_ahead(ino, last + 1)
             for index in range(first, last + 1):
                 block = self._file_block(ino, index)
                 lo = offset - index * bs if index == first else 0
@@ -242,6 +361,9 @@ class SquashfsImage:
             return dict(self._stats)
 
     def close(self) -> None:
+        with self._lock:
+            jobs = list(getattr(self, "_ahead_jobs", ()))
+        wait(jobs)  # a job must never pread a descriptor closed (and maybe reused) under it
         with self._lock:
             fd, self._fd = getattr(self, "_fd", -1), -1
         if fd >= 0:
@@ -367,7 +489,7 @@ class SquashfsImage:
 
     def _meta_block(self, region: Region, pos: int) -> tuple[bytes, int]:
         """The decompressed metadata block at ``pos`` and the position of the next one."""
-        hit = self._meta_cache.get(pos)
+        hit = self._caches.meta.get((self._token, pos))
         if hit is None:
             if not region.start <= pos <= region.end - 2:
                 raise Malformed(f"metadata block at {pos} is outside its table")
@@ -381,7 +503,7 @@ class SquashfsImage:
                 data = self._decompress(data, META, f"metadata block at {pos}")
             hit = (data, pos + 2 + length)
             self._count("metadata_blocks")
-            self._meta_cache.put(pos, hit)
+            self._caches.meta.put((self._token, pos), hit)
         elif not region.start <= pos < hit[1] <= region.end:
             raise Malformed(f"metadata block at {pos} is outside its table")
         return hit
@@ -400,11 +522,18 @@ class SquashfsImage:
             raise Malformed(f"invalid inode reference {ref:#x}")
         region = self._inode_region
         cur = Cursor(self._meta_block, region, region.start + block, offset)
-        head = cur.struct(InodeHeader)
-        kind = int(head.inode_type)
-        if kind not in inomap:
-            raise Malformed(f"inode {ref:#x} has invalid type {kind}")
-        body = cur.struct(inomap[kind])
+        head: Any  # a _Head or the library's InodeHeader: the same field names
+        body: Any
+        basic = self._basic_inode(cur)
+        if basic is not None:
+            head, body = basic
+            kind = head.inode_type
+        else:
+            head = cur.struct(InodeHeader)
+            kind = int(head.inode_type)
+            if kind not in inomap:
+                raise Malformed(f"inode {ref:#x} has invalid type {kind}")
+            body = cur.struct(inomap[kind])
         if max(head.uid, head.guid) >= len(self._ids):
             raise Malformed(f"inode {ref:#x} has an invalid uid/gid index")
         if not 1 <= head.inode_number <= self.inode_count:
@@ -444,17 +573,37 @@ class SquashfsImage:
             raise Malformed(f"inode {ref:#x} has invalid xattr index {xattr}")
         return Inode(**fields)
 
+    def _basic_inode(self, cur: Cursor) -> tuple[_Head, _BasicDir | _BasicFile] | None:
+        """The header and body of a basic directory or file inode (nearly every entry of
+        a snap) lying wholly inside its metadata block, unpacked in one step: parsing
+        them field by field cost three quarters of listing a directory.  None otherwise
+        (the cursor is then untouched)."""
+        data = self._meta_block(self._inode_region, cur.block)[0]
+        end = cur.offset + _HEAD.size + _BASIC_BODY_SIZE
+        if end >= len(data):  # the block list must start inside this block too
+            return None
+        head = _Head._make(_HEAD.unpack_from(data, cur.offset))
+        if head.inode_type == BASIC_DIR:
+            body: _BasicDir | _BasicFile = _BasicDir._make(
+                _DIR_BODY.unpack_from(data, cur.offset + _HEAD.size))
+        elif head.inode_type == BASIC_FILE:
+            body = _BasicFile._make(_FILE_BODY.unpack_from(data, cur.offset + _HEAD.size))
+        else:
+            return None
+        cur.offset = end
+        return head, body
+
     # -- directories --------------------------------------------------------------------
 
     def _listing(self, d: Inode) -> Listing:
         if not d.is_dir:
             raise _oserror(NotADirectoryError, errno.ENOTDIR, b"")
-        listing = self._dirs.get(d.ref)
+        listing = self._caches.dirs.get((self._token, d.ref))
         if listing is None:
             with self._guard():
                 entries = self._read_dir(d)
             listing = (entries, dict(entries))
-            self._dirs.put(d.ref, listing)
+            self._caches.dirs.put((self._token, d.ref), listing)
         return listing
 
     def _read_dir(self, d: Inode) -> list[tuple[bytes, Inode]]:
@@ -522,7 +671,7 @@ class SquashfsImage:
         return block[ino._offset : ino._offset + length]
 
     def _blocklist(self, ino: Inode) -> _BlockList:
-        blocks = self._blocklists.get(ino.ref)
+        blocks = self._caches.blocklists.get((self._token, ino.ref))
         if blocks is None:
             bs = self.block_size
             full = ino._fragment == SQUASHFS_INVALID_FRAG
@@ -536,26 +685,89 @@ class SquashfsImage:
             sizes = (SQUASHFS_COMPRESSED_SIZE_BLOCK(word) for word in words)
             # Each block is checked against the data area when it is read.
             blocks = _BlockList(words, array("Q", accumulate(sizes, initial=ino._start)))
-            self._blocklists.put(ino.ref, blocks)
+            self._caches.blocklists.put((self._token, ino.ref), blocks)
         return blocks
 
+    def _sequential(self, ino: Inode, first: int, last: int) -> bool:
+        """Whether this read continues the previous one of the file (or starts it); the
+        kernel may have the next read in flight already, so a little slack is allowed."""
+        with self._lock:
+            before = self._next_block.pop(ino.ref, None)
+            if len(self._next_block) >= 1024:  # forget the oldest readers
+                del self._next_block[next(iter(self._next_block))]
+            self._next_block[ino.ref] = last + 1
+        return first == 0 or (before is not None and before - 2 <= first <= before + 2)
+
+    def _start_read_ahead(self, ino: Inode, index: int) -> None:
+        """Have the pool decompress the file's blocks from ``index`` on, up to the window;
+        each is marked in flight at once, so that the reader waits for it, not redoes it."""
+        blocks = self._blocklist(ino)
+        for i in range(index, min(len(blocks.words), index + self._read_ahead)):
+            start, word = blocks.starts[i], blocks.words[i]
+            key = (self._token, start, word)
+            if SQUASHFS_COMPRESSED_SIZE_BLOCK(word) == 0 or self._caches.data.get(key):
+                continue
+            with self._lock:
+                if key in self._inflight or self._fd < 0:
+                    continue
+                pending: Future[bytes | None] = Future()
+                self._inflight[key] = pending
+                job = _read_ahead_pool().submit(self._ahead, key, pending)
+                self._ahead_jobs.add(job)
+            job.add_done_callback(self._job_done)
+
+    def _ahead(self, key: tuple[int, int, int], pending: Future[bytes | None]) -> None:
+        """Decompress one block for a reader to come; a bad block is reported to the
+        reader that asks for it (it tries again itself), not here."""
+        data: bytes | None = None
+        try:
+            data = self._load_block(key[1], key[2])
+        except Exception:  # see the docstring
+            pass
+        finally:
+            with self._lock:
+                del self._inflight[key]
+            pending.set_result(data)
+
+    def _job_done(self, job: Future[None]) -> None:
+        with self._lock:
+            self._ahead_jobs.discard(job)
+
     def _data_block(self, start: int, word: int, expected: int | None) -> bytes:
-        """A decompressed data or fragment block; data blocks have an ``expected`` size."""
-        key = (start, word)
-        data = self._data_cache.get(key)
+        """A decompressed data or fragment block; data blocks have an ``expected`` size.
+        A block another thread is decompressing is waited for, not decompressed twice."""
+        key = (self._token, start, word)
+        data = self._caches.data.get(key)
         if data is None:
-            size = SQUASHFS_COMPRESSED_SIZE_BLOCK(word)
-            if size > self.block_size or word >> 25:
-                raise Malformed(f"data block at {start} has invalid size {size}")
-            if not SUPERBLOCK_SIZE <= start <= self._inode_region.start - size:
-                raise Malformed(f"data block at {start} is outside the data area")
-            data = self._pread(start, size)
-            if SQUASHFS_COMPRESSED_BLOCK(word):
-                data = self._decompress(data, self.block_size, f"data block at {start}")
-            self._count("data_blocks")
-            self._data_cache.put(key, data)
+            with self._lock:
+                pending = self._inflight.get(key)
+                mine = pending is None
+                if pending is None:
+                    pending = self._inflight[key] = Future()
+            if mine:
+                try:
+                    data = self._load_block(start, word)
+                finally:
+                    with self._lock:
+                        del self._inflight[key]
+                    pending.set_result(data)  # None on error: a waiter tries for itself
+            else:
+                data = pending.result() or self._load_block(start, word)
         if expected is not None and len(data) != expected:
             raise Malformed(f"data block at {start} holds {len(data)} bytes, not {expected}")
+        return data
+
+    def _load_block(self, start: int, word: int) -> bytes:
+        size = SQUASHFS_COMPRESSED_SIZE_BLOCK(word)
+        if size > self.block_size or word >> 25:
+            raise Malformed(f"data block at {start} has invalid size {size}")
+        if not SUPERBLOCK_SIZE <= start <= self._inode_region.start - size:
+            raise Malformed(f"data block at {start} is outside the data area")
+        data = self._pread(start, size)
+        if SQUASHFS_COMPRESSED_BLOCK(word):
+            data = self._decompress(data, self.block_size, f"data block at {start}")
+        self._count("data_blocks")
+        self._caches.data.put((self._token, start, word), data)
         return data
 
     def _xattr_cursor(self, ref: int) -> Cursor:
