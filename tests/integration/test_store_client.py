@@ -1,0 +1,143 @@
+"""The store client against a loopback store: download (channels, revisions, resume,
+wrong digest, revoked declaration, unreachable store), find through usersnapd, and a
+downloaded snap installed without --dangerous."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import assertsign
+from tests.helpers.cli import Usersnap, usersnap_session
+from tests.helpers.fakestore import FakeStore, serve
+from tests.helpers.snaps import build_snap
+from usersnap.asserts.format import encode_stream
+
+pytestmark = [pytest.mark.requires_mksquashfs, pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStore]:
+    signer, trusted = assertsign.authority()
+    trust = tmp_path / "trust.assert"
+    trust.write_bytes(encode_stream(trusted))
+    trust.chmod(0o600)
+    monkeypatch.setenv("USERSNAP_TEST_TRUST", str(trust))
+    fake = FakeStore(signer=signer, account=trusted[0])
+    with serve(fake) as running:
+        monkeypatch.setenv("USERSNAP_STORE_URL", running.url)
+        yield running
+
+
+@pytest.fixture
+def us(store: FakeStore) -> Iterator[Usersnap]:
+    with usersnap_session() as session:
+        yield session
+
+
+def _blob(tmp: Path, version: str) -> bytes:
+    yaml = (f"name: hello\nversion: '{version}'\nsummary: s\ndescription: d\n"
+            "apps:\n  hi:\n    command: bin/hi\n")
+    path = build_snap(tmp, yaml,
+                      {"bin/hi": f"#!/bin/sh\necho {version}\n"}, executables=["bin/hi"],
+                      name=f"hello-{version}.snap")
+    return path.read_bytes()
+
+
+def test_download_channels_revisions_and_install(
+        us: Usersnap, store: FakeStore, tmp_path: Path) -> None:
+    store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"))
+    store.publish("hello", "2.0", 11, _blob(tmp_path, "2.0"), channels=("latest/beta",))
+    out_dir = tmp_path / "dl"
+    out_dir.mkdir()
+    out = us.run("download", "hello", "--target-directory", str(out_dir)).stdout
+    assert out == ('Fetching snap "hello"\nFetching assertions for "hello"\n'
+                   "Install the snap with:\n   usersnap ack hello_10.assert\n"
+                   "   usersnap install hello_10.snap\n")
+    us.run("download", "hello", "--channel=beta", "--target-directory", str(out_dir))
+    us.run("download", "hello", "--revision=10", "--target-directory", str(out_dir))
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "hello_10.assert", "hello_10.snap", "hello_11.assert", "hello_11.snap"]
+    refresh = [h for m, p, h in store.requests if p == "/v2/snaps/refresh"]
+    assert refresh[0]["Snap-Device-Series"] == "16" and refresh[0]["Snap-Device-Architecture"]
+    # what was downloaded installs without --dangerous once acknowledged
+    us.run("ack", str(out_dir / "hello_11.assert"))
+    installed = us.run("install", str(out_dir / "hello_11.snap")).stdout
+    assert installed == "hello 2.0 from Test Root (testrootorg**) installed\n"
+    assert us.run("list").stdout.splitlines()[1].split()[:3] == ["hello", "2.0", "11"]
+
+
+def test_find_through_usersnapd(us: Usersnap, store: FakeStore, tmp_path: Path) -> None:
+    store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"))
+    lines = us.run("find", "hell").stdout.splitlines()
+    assert lines[0].split() == ["Name", "Version", "Publisher", "Notes", "Summary"]
+    assert lines[1].split() == ["hello", "1.0", "testrootorg**", "-", "the", "hello", "snap"]
+    none = us.run("find", "zzz")
+    assert (none.stdout, none.stderr) == ("", 'No matching snaps for "zzz"\n')
+
+
+def test_download_errors(us: Usersnap, store: FakeStore, tmp_path: Path) -> None:
+    blob = _blob(tmp_path, "1.0")
+    store.publish("hello", "1.0", 10, blob)
+    target = ["--target-directory", str(tmp_path)]
+    assert us.run("download", "nope", *target, check=False).stderr == \
+        'error: snap "nope" not found\n'
+    assert us.run("download", "hello", "--channel=edge", *target, check=False).stderr == \
+        'error: snap "hello" is not available on edge\n'
+    assert us.run("download", "hello", "--channel=a/b/c/d", *target, check=False).stderr == \
+        'error: invalid channel name: "a/b/c/d"\n'
+    # the connection drops mid-download: the partial file stays and the next run resumes
+    store.cut_after = len(blob) // 2
+    cut = us.run("download", "hello", *target, check=False)
+    assert cut.returncode == 1 and cut.stderr.startswith('error: cannot download snap "hello"')
+    assert "resume" in cut.stderr
+    assert (tmp_path / "hello_10.snap.partial").stat().st_size == len(blob) // 2
+    us.run("download", "hello", *target)
+    ranges = [h.get("Range") for m, p, h in store.requests if p.startswith("/download/")]
+    assert ranges[-1] == f"bytes={len(blob) // 2}-"
+    assert (tmp_path / "hello_10.snap").read_bytes() == blob
+    # a wrong digest leaves nothing behind
+    (tmp_path / "hello_10.snap").unlink()
+    store.corrupt = True
+    bad = us.run("download", "hello", *target, check=False)
+    assert bad.stderr.startswith('error: sha3-384 mismatch for "hello": got ')
+    assert not (tmp_path / "hello_10.snap").exists()
+    assert not (tmp_path / "hello_10.snap.partial").exists()
+
+
+def test_revoked_or_changed_declaration(us: Usersnap, store: FakeStore, tmp_path: Path) -> None:
+    store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"), snap_name="")
+    proc = us.run("download", "hello", "--target-directory", str(tmp_path), check=False)
+    assert proc.stderr == ('error: cannot verify the assertions of "hello": cannot install '
+                           'snap "hello" with a revoked snap declaration\n')
+    store.publish("other", "1.0", 3, _blob(tmp_path, "1.1"), snap_name="renamed")
+    proc = us.run("download", "other", "--target-directory", str(tmp_path), check=False)
+    assert proc.returncode == 0  # the store's name for it is the declaration's business
+    us.run("ack", str(tmp_path / "other_3.assert"))
+    refused = us.run("install", str(tmp_path / "other_3.snap"), check=False)
+    assert refused.stderr.startswith(f'error: cannot install snap "{tmp_path}/other_3.snap": '
+                                     'its snap.yaml name "hello" does not match')
+
+
+def test_unreachable_store(us: Usersnap, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERSNAP_STORE_URL", "http://127.0.0.1:9")
+    proc = us.run("download", "hello", check=False)
+    assert (proc.returncode, proc.stderr) == (
+        1, "error: cannot reach the store at http://127.0.0.1:9: Connection refused\n")
+
+
+@pytest.mark.requires_fuse
+@pytest.mark.requires_bwrap
+def test_install_by_name(us: Usersnap, store: FakeStore, tmp_path: Path) -> None:
+    store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"))
+    store.publish("hello", "2.0", 11, _blob(tmp_path, "2.0"), channels=("latest/beta",))
+    assert us.run("install", "hello", "--channel=beta").stdout == \
+        "hello (latest/beta) 2.0 from Test Root (testrootorg**) installed\n"
+    assert us.run("run", "hello.hi").stdout == "2.0\n"
+    again = us.run("install", "hello", check=False)
+    assert again.stderr == "error: snap \"hello\" is already installed, see 'usersnap help " \
+                           "refresh'\n"
+    assert us.run("install", "nope", check=False).stderr == 'error: snap "nope" not found\n'
+    assert "snap-revision: 11\n" in us.run("known", "snap-revision").stdout
