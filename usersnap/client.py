@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 from usersnap.dirs import Dirs
@@ -31,7 +30,8 @@ from usersnap.errors import ERROR_KINDS, DaemonError, UsersnapError
 #: How long :func:`connect` waits for a daemon it started to answer.
 START_TIMEOUT = 10.0
 _START_POLL = 0.02
-_UPLOAD_CHUNK = 256 * 1024
+#: The form field naming a local .snap for usersnapd to copy (usersnap's own extension).
+LOCAL_FILE_FIELD = "usersnap-local-file"
 
 Query = Mapping[str, str | Sequence[str]]
 _Body = bytes | Iterable[bytes] | None
@@ -98,25 +98,23 @@ class Client:
     def post(self, path: str, body: object) -> Result:
         return self.request("POST", path, body=body)
 
-    def upload_snap(self, path: Path, fields: Mapping[str, str],
-                    on_progress: Callable[[int, int], None] | None = None) -> str:
-        """Sideload ``path`` the way ``snap install FILE`` does: the text ``fields`` in
-        order, then the file, as chunked ``multipart/form-data`` read from disk as it is
-        sent.  ``on_progress(sent, size)`` follows the file.  Returns the change id."""
-        try:
-            snap = path.open("rb")
-        except OSError as err:
-            raise UsersnapError(f"cannot open {path}: {err.strerror}") from err
-        boundary = secrets.token_hex(30)
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        with snap:
-            result = self._call(
-                "POST", "/v2/snaps",
-                lambda: _multipart(boundary, fields, path.name, snap, on_progress), headers
-            )
-        if result.change is None:
-            raise DaemonError("usersnapd sent a sync response to a snap upload")
-        return result.change
+    def post_bytes(self, path: str, data: bytes, content_type: str) -> Result:
+        """POST a body that is not JSON (``snap ack``'s assertion stream)."""
+        return self._call("POST", path, lambda: data, {"Content-Type": content_type})
+
+    def get_bytes(self, path: str, query: Query | None = None) -> bytes:
+        """A GET answered with a raw body (``snap known``'s assertions); errors stay
+        envelopes."""
+        target = f"{path}?{urlencode(query, doseq=True)}" if query else path
+        result = self._call("GET", target, lambda: None, {}, raw=True)
+        assert isinstance(result.result, bytes)
+        return result.result
+
+    def install_local(self, path: Path, fields: Mapping[str, str]) -> str:
+        """Install ``path`` by naming it: usersnapd, the same user on this machine, copies
+        it in the kernel, which costs a fraction of sending its bytes through the socket
+        (docs/benchmarks.md).  Returns the change id."""
+        return self.post_form("/v2/snaps", {**fields, LOCAL_FILE_FIELD: str(path.resolve())})
 
     def post_form(self, path: str, fields: Mapping[str, str]) -> str:
         """POST text ``fields`` as ``multipart/form-data`` with no file, as ``snap try``
@@ -154,7 +152,8 @@ class Client:
             time.sleep(poll)
 
     def _call(
-        self, method: str, target: str, body: Callable[[], _Body], headers: dict[str, str]
+        self, method: str, target: str, body: Callable[[], _Body], headers: dict[str, str],
+        *, raw: bool = False,
     ) -> Result:
         """One exchange; retried once when a kept-alive connection turns out to be closed
         (the daemon drops idle ones), since then the request was never read."""
@@ -173,6 +172,8 @@ class Client:
             except (OSError, http.client.HTTPException) as err:
                 self._conn.close()
                 raise self._unreachable(err) from err
+            if raw and response.status == 200:
+                return Result(data)
             return _decode(response.status, data)
 
     def _unreachable(self, err: Exception) -> DaemonError:
@@ -181,34 +182,13 @@ class Client:
         return DaemonError(f"cannot communicate with usersnapd at {self.socket_path}: {reason}")
 
 
-def _part(boundary: str, name: str, extra: str = "") -> bytes:
-    return (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"{extra}\r\n'
-        + ("Content-Type: application/octet-stream\r\n" if extra else "")
-        + "\r\n"
-    ).encode()
+def _part(boundary: str, name: str) -> bytes:
+    return f'--{boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"\r\n\r\n'.encode()
 
 
 def _form_fields(boundary: str, fields: Mapping[str, str]) -> Iterator[bytes]:
     for name, value in fields.items():
         yield _part(boundary, name) + value.encode() + b"\r\n"
-
-
-def _multipart(
-    boundary: str, fields: Mapping[str, str], filename: str, snap: BinaryIO,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> Iterator[bytes]:
-    yield from _form_fields(boundary, fields)
-    yield _part(boundary, "snap", f'; filename="{_quote(filename)}"')
-    size = os.fstat(snap.fileno()).st_size
-    snap.seek(0)
-    sent = 0
-    while chunk := snap.read(_UPLOAD_CHUNK):
-        yield chunk
-        sent += len(chunk)
-        if on_progress is not None:
-            on_progress(sent, size)
-    yield f"\r\n--{boundary}--\r\n".encode()
 
 
 def _quote(text: str) -> str:

@@ -93,8 +93,10 @@ class DaemonError(UsersnapError):
     status = 500
 
 
-class UnsignedError(UsersnapError):
-    """A local snap file without assertions, installed without --dangerous."""
+class InterfacesUnchanged(UsersnapError):
+    """Nothing to disconnect: ``snap disconnect`` says so and exits 0."""
+
+    kind = "interfaces-unchanged"
 
 
 ERROR_KINDS: dict[str, type[UsersnapError]] = {
@@ -106,5 +108,6 @@ ERROR_KINDS: dict[str, type[UsersnapError]] = {
         AlreadyInstalledError,
         ChangeConflictError,
         AppNotFoundError,
+        InterfacesUnchanged,
     )
 }

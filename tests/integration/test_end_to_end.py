@@ -36,6 +36,7 @@ apps:
   svc:
     command: bin/probe
     daemon: simple
+    install-mode: disable
 """
 FILES = {
     "bin/probe": '#!/bin/sh\necho "args:$*"\necho "TOP=$TOP APPVAR=$APPVAR"\n',

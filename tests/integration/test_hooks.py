@@ -33,7 +33,7 @@ description: a snap with hooks
     command: bin/sh-wrap
   svc:
     command: bin/sh-wrap
-    daemon: simple
+    daemon: oneshot
 """
 LOG = 'echo "$0 $SNAP_REVISION" >> "$SNAP_COMMON/hooks.log"\n'
 HOOKS = {
@@ -207,8 +207,8 @@ def test_snapctl_from_an_app_commits_at_once(us: Usersnap, tmp_path: Path) -> No
                  "snapctl is-connected nope; echo rc=$?; snapctl services; "
                  "snapctl get :p x; echo rc=$?; snapctl nonsense; echo rc=$?", check=False)
     assert out.stdout.splitlines() == ["1", "{", '\t"s": "x"', "}", "rc=1",
-                                       "Service    Startup   Current   Notes",
-                                       "hooky.svc  disabled  inactive  -",
+                                       "Service    Startup  Current  Notes",
+                                       "hooky.svc  enabled  active   -",
                                        "rc=1", "rc=1"]
     assert [line for line in out.stderr.splitlines() if not line.startswith("usersnap: ")] == [
         'error: error running snapctl: snap "hooky" has no plug or slot named "nope"',

@@ -34,7 +34,7 @@ apps:
     command: bin/sh-wrap
   svc:
     command: bin/sh-wrap
-    daemon: simple
+    daemon: oneshot
 """
 CONFIGURE = ('if [ "$(snapctl get fail)" = true ]; then echo refusing >&2; exit 1; fi\n')
 
@@ -114,7 +114,7 @@ def test_install_list_info_revert_remove(snap: Real) -> None:
         "hooky  2.0      x2   -         -          -"]
     info = ok(snap("info", "hooky"))
     assert info.startswith("name:      hooky\nsummary:   hooks\n")
-    assert "commands:\n  - hooky.sh\nservices:\n  hooky.svc: simple, disabled, inactive\n" in info
+    assert "commands:\n  - hooky.sh\nservices:\n  hooky.svc: oneshot, enabled, active\n" in info
     assert "installed:    2.0 (x2)" in info
     assert ok(snap("revert", "hooky")) == "hooky reverted to 1.0\n"
     changes = ok(snap("changes")).splitlines()
@@ -164,27 +164,41 @@ def test_get_set_unset(snap: Real) -> None:
 def test_interfaces_services_warnings_aliases(snap: Real) -> None:
     snap_file(snap.cwd, "1.0")
     ok(snap("install", "--dangerous", "./hooky_1.0_all.snap"))
-    assert ok(snap("connections")) == ""
-    assert ok(snap("connections", "--all")).splitlines() == [
-        "Interface  Plug           Slot  Notes",
-        "home       hooky:home     -     -",
-        "network    hooky:network  -     -"]
-    assert ok(snap("connections", "hooky")).splitlines()[0].startswith("Interface")
-    none = snap("interface")
-    assert (none.returncode, none.stderr) == (1, "error: no interfaces currently connected\n")
+    connected = [
+        "Interface  Plug           Slot      Notes",
+        "home       hooky:home     :home     -",
+        "network    hooky:network  :network  -"]
+    assert ok(snap("connections")).splitlines() == connected
+    assert ok(snap("connections", "--all")).splitlines() == connected
+    assert ok(snap("connections", "hooky")).splitlines() == connected
+    assert ok(snap("interface")).splitlines() == [
+        "Name     Summary",
+        "home     allows access to non-hidden files in the home directory",
+        "network  allows access to the network"]
     assert ok(snap("interface", "network")) == (
-        "name:          network\ndocumentation: https://snapcraft.io/docs/network-interface\n"
-        "plugs:\n  - hooky\n")
+        "name:          network\nsummary:       allows access to the network\n"
+        "documentation: https://snapcraft.io/docs/network-interface\n"
+        "plugs:\n  - hooky\nslots:\n  - snapd\n")
+    assert ok(snap("disconnect", "hooky:network")) == ""
+    assert ok(snap("connections", "--all")).splitlines() == [
+        "Interface  Plug           Slot   Notes",
+        "home       hooky:home     :home  -",
+        "network    hooky:network  -      -"]
+    assert ok(snap("disconnect", "hooky:network")) == "No connections to disconnect\n"
+    bad = snap("connect", "hooky:nope")
+    assert (bad.returncode, bad.stderr) == (
+        1, 'error: snap "hooky" has no plug named "nope"\n')
+    assert ok(snap("connect", "hooky:network")) == ""
+    assert ok(snap("connections", "hooky")).splitlines()[2] == \
+        "network    hooky:network  :network  manual"
     assert ok(snap("services")).splitlines() == [
-        "Service    Startup   Current   Notes", "hooky.svc  disabled  inactive  -"]
+        "Service    Startup  Current  Notes", "hooky.svc  enabled  active   -"]
     no_svc = snap("services", "hooky.sh")
     assert no_svc.returncode == 1 and 'has no service "sh"' in no_svc.stderr
     assert ok(snap("warnings")) == "No warnings.\n"
     aliases = snap("aliases")
     assert (aliases.returncode, aliases.stdout) == (0, "")
     assert aliases.stderr.startswith("No aliases are currently defined.")
-    connect_ = snap("connect", "hooky:network")
-    assert connect_.returncode == 1 and "no interface connections yet" in connect_.stderr
 
 
 def test_conflicting_change_exits_10(snap: Real) -> None:

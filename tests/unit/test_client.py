@@ -172,25 +172,6 @@ def test_unreachable_daemon() -> None:
         Client(sock_path()).get("/v2/system-info")
 
 
-def test_upload_snap_streams_chunked_multipart(fake: tuple[Fake, Client], tmp_path: Path) -> None:
-    handler, c = fake
-    blob = os.urandom(1024 * 1024 + 3)
-    snap = tmp_path / 'we"ird name.snap'
-    snap.write_bytes(blob)
-    fields = {"action": "install", "snap-path": str(snap), "dangerous": "true"}
-    assert c.upload_snap(snap, fields) == "9"
-    assert handler.upload == {
-        "fields": fields, "te": "chunked",
-        "files": [("snap", 'we"ird name.snap', len(blob), blob)],
-    }
-
-
-def test_upload_missing_file(fake: tuple[Fake, Client], tmp_path: Path) -> None:
-    _, c = fake
-    with pytest.raises(UsersnapError, match=r"cannot open .*nope\.snap: No such file"):
-        c.upload_snap(tmp_path / "nope.snap", {})
-
-
 def test_wait_change_polls_until_done(fake: tuple[Fake, Client]) -> None:
     handler, c = fake
     handler.changes["3"] = [

@@ -35,6 +35,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "set": ("set", "Change configuration options"),
     "unset": ("set", "Remove configuration options"),
     "debug": ("debug", "Run debug commands"),
+    "ack": ("ack", "Add an assertion to the system"),
+    "known": ("known", "Show known assertions of the provided type"),
+    "connections": ("connections", "List interface connections"),
+    "connect": ("connect", "Connect a plug to a slot"),
+    "disconnect": ("connect", "Disconnect a plug from a slot"),
+    "interface": ("interface", "Show details of snap interfaces"),
+    "services": ("services", "Query the status of services"),
+    "start": ("services", "Start services"),
+    "stop": ("services", "Stop services"),
+    "restart": ("services", "Restart services"),
+    "logs": ("services", "Retrieve logs for services"),
+    "find": ("find", "Find packages to install"),
+    "download": ("download", "Download the given snap"),
 }
 
 

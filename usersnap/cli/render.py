@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import calendar
+import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 
@@ -65,3 +67,35 @@ def human_time(epoch: float, now: float | None = None) -> str:
     if 1 < days < 7:
         return f"{int(days)} days ago, at {clock}"
     return time.strftime("%Y-%m-%d", t)
+
+
+def _unicode() -> bool:
+    """snap's --unicode=auto: a terminal and a UTF-8 locale."""
+    lang = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG", "")
+    return sys.stdout.isatty() and "utf-8" in lang.lower().replace("utf8", "utf-8")
+
+
+def _mark(validation: object) -> str:
+    if validation == "verified":
+        return "✓" if _unicode() else "**"
+    if validation == "starred":
+        return "✪" if _unicode() else "*"
+    return ""
+
+
+def long_publisher(pub: object) -> str:
+    """snap's longPublisher: "Display Name (username)✓", or "-"."""
+    if not isinstance(pub, dict) or not (pub.get("display-name") or pub.get("username")):
+        return "-"
+    display, user = str(pub.get("display-name", "")), str(pub.get("username", ""))
+    badge = _mark(pub.get("validation"))
+    if user.replace("-", " ").casefold() == display.casefold():
+        return display + badge
+    return f"{display} ({user}{badge})"
+
+
+def short_publisher(pub: object) -> str:
+    """snap's shortPublisher, the ``Publisher`` column: "username✓", or "-"."""
+    if not isinstance(pub, dict) or not pub.get("username"):
+        return "-"
+    return str(pub["username"]) + _mark(pub.get("validation"))

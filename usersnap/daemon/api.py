@@ -11,12 +11,23 @@ import json
 import logging
 import os
 import platform
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import trio
 
 from usersnap import __version__
+from usersnap.asserts.format import (
+    MAX_BODY_SIZE,
+    PRIMARY_KEYS,
+    AssertError,
+    decode_stream,
+    encode_stream,
+)
+from usersnap.asserts.verify import SnapSideInfo, derive_side_info, publisher, snap_digest
+from usersnap.client import LOCAL_FILE_FIELD
+from usersnap.daemon.changes import TaskContext
+from usersnap.daemon.connections import connect_change, disconnect_change, installed_infos
 from usersnap.daemon.envelope import (
     Response,
     async_response,
@@ -24,20 +35,25 @@ from usersnap.daemon.envelope import (
     rfc3339,
     sync_response,
 )
-from usersnap.daemon.http import Request
+from usersnap.daemon.http import Request, copy_local_file
+from usersnap.daemon.logs import follow, log_path, read_entries, record
 from usersnap.daemon.manager import SnapManager
 from usersnap.daemon.services import app_json
 from usersnap.daemon.snapctl import SnapctlError, Unsuccessful, run_snapctl, unsuccessful_value
+from usersnap.daemon.supervisor_procs import cgroup_status
 from usersnap.errors import (
     AppNotFoundError,
     NotFoundError,
     SnapNotFoundError,
     UsersnapError,
 )
-from usersnap.meta.model import SnapInfo
+from usersnap.interfaces.connect import parse_conns, resolve_connect, resolve_disconnect
+from usersnap.interfaces.rest import connections_json, interfaces_json
+from usersnap.meta.model import App, SnapInfo
 from usersnap.sandbox.environment import dpkg_arch
 from usersnap.snapfile.load import load_snap_file, load_try_dir
 from usersnap.state.model import RevisionState, SnapState
+from usersnap.store.client import StoreClient
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +83,6 @@ class Unavailable(UsersnapError):
 
 #: What a snapd without a store answers for a store-only query.
 NO_STORE = "usersnap has no store: it installs local .snap files only"
-#: snapd's doc URL for an interface (interfaces/builtin: docURL)
-DOC_URL = "https://snapcraft.io/docs/{}-interface"
 
 
 class Api:
@@ -84,6 +98,8 @@ class Api:
             ("GET", ("v2", "snaps", "*", "conf"), self.get_conf),
             ("PUT", ("v2", "snaps", "*", "conf"), self.put_conf),
             ("GET", ("v2", "find"), self.find),
+            ("GET", ("v2", "assertions", "*"), self.known),
+            ("POST", ("v2", "assertions"), self.ack),
             ("GET", ("v2", "changes"), self.list_changes),
             ("GET", ("v2", "changes", "*"), self.get_change),
             ("POST", ("v2", "changes", "*"), self.post_change),
@@ -135,7 +151,7 @@ class Api:
             "confinement": "partial",
             "build-id": "",
             "usersnap": {"root": str(dirs.root), "mount": str(dirs.mount),
-                         "socket": str(dirs.socket)},
+                         "socket": str(dirs.socket), "cgroup": cgroup_status()},
         })
 
     # -- snaps ----------------------------------------------------------------------
@@ -172,12 +188,15 @@ class Api:
                 "mounted-from": mounted_from, "apps": [], "broken": broken,
             }
         info = self.manager.info(snap.name, rev.revision)
-        apps = [app_json(snap.name, app, info) for app in info.apps.values()]
+        apps = [self._app_json(snap.name, app, info) for app in info.apps.values()]
         extra: dict[str, object] = {}
+        account = publisher(self.manager.assertions, rev.snap_id) if rev.snap_id else None
+        if account is not None:
+            extra["publisher"] = account
         if snap.health is not None and active:
             extra["health"] = dict(snap.health)
         return {
-            "id": "",
+            "id": rev.snap_id,
             "name": snap.name,
             "title": info.title,
             "summary": info.summary,
@@ -195,7 +214,7 @@ class Api:
             "trymode": rev.try_dir is not None,
             "channel": "",
             "tracking-channel": "",
-            "developer": "",
+            "developer": account["username"] if account else "",
             "license": info.license,
             "install-date": rfc3339(rev.installed_at),
             "installed-size": rev.size,
@@ -217,21 +236,30 @@ class Api:
         try:
             if form.fields.get("action", "install") != "install":
                 raise BadRequest(f"unsupported action {form.fields.get('action')!r}")
+            if (local := form.fields.get(LOCAL_FILE_FIELD)) and not form.files:
+                form.files.append(await copy_local_file(
+                    local, req.peer, self.upload_dir, field_name="snap",
+                    max_file_bytes=MAX_UPLOAD))  # fmt: skip
             if len(form.files) != 1:
                 raise BadRequest("cannot find \"snap\" file field in provided multipart/form-data")
             upload = form.files[0]
             display = form.fields.get("snap-path") or upload.filename
+            asserted = None
             if form.fields.get("dangerous") != "true":
-                raise BadRequest(
-                    f'cannot find signatures with metadata for snap "{display}"')
+                asserted = await trio.to_thread.run_sync(self._asserted, upload.path, display)
             loaded = await trio.to_thread.run_sync(load_snap_file, upload.path)
             # from here on the change owns the upload (and removes it when it fails)
-            change = self.manager.install(upload.path, loaded, display)
+            change = self.manager.install(upload.path, loaded, display, asserted)
         except BaseException:
             for part in form.files:
                 part.path.unlink(missing_ok=True)
             raise
         return async_response(change.id)
+
+    def _asserted(self, path: Path, label: str) -> SnapSideInfo:
+        """snapd's DeriveSideInfo: the acknowledged assertions for this file's digest."""
+        digest, size = snap_digest(path)
+        return derive_side_info(label, digest, size, self.manager.assertions)
 
     async def _try(self, path: str | None) -> Response:
         """snapd's trySnap: the client sends the directory's absolute path, no file."""
@@ -309,7 +337,41 @@ class Api:
     # -- the store --------------------------------------------------------------------
 
     async def find(self, req: Request, args: list[str]) -> Response:
-        raise Unavailable(NO_STORE)
+        """``snap find QUERY`` asks the store; ``snap info`` (``name=``) is answered from
+        the installed snaps alone, as before."""
+        query = _query(req, "q")
+        if not query:
+            raise Unavailable(NO_STORE)
+        found = await trio.to_thread.run_sync(StoreClient().find, query)
+        return sync_response([s.json() for s in found])
+
+    # -- assertions -------------------------------------------------------------------
+
+    async def known(self, req: Request, args: list[str]) -> Response:
+        """snapd's getAssertTypeNames/assertsFindMany: the raw stream, counted in a header."""
+        if args[0] not in PRIMARY_KEYS:
+            raise BadRequest(f'invalid assert type: "{args[0]}"')
+        headers = {k: v[0] for k, v in req.query.items() if v and k not in ("remote", "json")}
+        if _query(req, "remote") == "true":
+            raise Unavailable(NO_STORE)
+        found = await trio.to_thread.run_sync(
+            self.manager.assertions.find_many, args[0], headers)
+        return Response(200, {"Content-Type": "application/x.ubuntu.assertion",
+                              "X-Ubuntu-Assertions-Count": str(len(found))},
+                        encode_stream(found))
+
+    async def ack(self, req: Request, args: list[str]) -> Response:
+        """snapd's doAssert: a stream of assertions, added prerequisites first."""
+        raw = await req.read_body(limit=4 * MAX_BODY_SIZE)
+        try:
+            batch = decode_stream(raw)
+        except AssertError as err:
+            raise BadRequest(f"cannot decode request body into assertions: {err}") from None
+        try:
+            await trio.to_thread.run_sync(self.manager.assertions.add_all, batch)
+        except AssertError as err:
+            raise BadRequest(f"assert failed: {err}") from None
+        return sync_response(None)
 
     # -- apps and services ------------------------------------------------------------
 
@@ -331,8 +393,15 @@ class Api:
                 out.append((snap, self.manager.info(snap), chosen[snap]))
         return out
 
+    def _app_json(self, snap: str, app: App, info: SnapInfo) -> dict[str, object]:
+        sup = self.manager.supervisor
+        if sup is None or not app.daemon:
+            return app_json(snap, app, info)
+        return app_json(snap, app, info, enabled=sup.enabled(snap, app.name),
+                        active=sup.active(snap, app.name))
+
     async def list_apps(self, req: Request, args: list[str]) -> Response:
-        """``snap services``: services are listed, never supervised (issue #6)."""
+        """``snap services``: the supervisor's view of each service."""
         select = _query(req, "select")
         names = [n for n in _query(req, "names").split(",") if n]
         out: list[dict[str, object]] = []
@@ -345,7 +414,7 @@ class Api:
                     if apps:
                         raise AppNotFoundError(f'snap "{snap}" has no service "{app.name}"')
                     continue
-                found.append(app_json(snap, app, info))
+                found.append(self._app_json(snap, app, info))
             for app_name in apps:
                 if app_name not in info.apps:
                     what = "service" if select == "service" else "app"
@@ -356,73 +425,90 @@ class Api:
         return sync_response(out)
 
     async def post_apps(self, req: Request, args: list[str]) -> Response:
+        """``snap start|stop|restart``: a change whose one task asks the supervisor
+        (snapd's postApps: ``service-control``)."""
         body = await _json_body(req)
-        raise Unavailable(f"cannot {body.get('action') or 'control'} services: usersnap does "
-                          "not supervise services yet")
+        action, names = body.get("action"), body.get("names")
+        if action not in ("start", "stop", "restart"):
+            raise BadRequest(f'unknown action "{action or ""}"')
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BadRequest("cannot perform operation on services without a list of services")
+        self._infos(names)  # snap-not-found as snapd says it
+        sup, changes = self.manager.supervisor, self.manager.changes
+        assert sup is not None
+        assert changes is not None
+        resolved = sup.resolve(names)
+        flags = {k: bool(body.get(k)) for k in ("enable", "disable", "reload")}
+
+        async def do(ctx: TaskContext) -> None:
+            await sup.control(str(action), names, **flags)
+
+        snaps = tuple(sorted({snap for snap, _ in resolved}))
+        task = changes.new_task("service-control", "Run service command", do)
+        change = changes.start("service-control", "Running service command", snaps, [task],
+                               {"snap-names": list(snaps)})
+        return async_response(change.id)
 
     async def logs(self, req: Request, args: list[str]) -> Response:
-        """No service runs, so there is nothing to log: an empty json-seq stream."""
+        """``snap logs``: json-seq records, the last ``n`` (-1: all), then, with
+        ``follow``, new ones as they come."""
         names = [n for n in _query(req, "names").split(",") if n]
+        paths = []
         for snap, info, apps in self._infos(names):
-            if not any(a.daemon for a in info.apps.values() if not apps or a.name in apps):
+            chosen = [a for a in info.services if not apps or a.name in apps]
+            if names and not chosen:
                 raise AppNotFoundError(f'snap "{snap}" has no services')
-        return Response(200, {"Content-Type": "application/json-seq"}, b"")
+            paths += [log_path(self.manager.dirs.logs, f"{snap}.{a.name}") for a in chosen]
+        try:
+            n = int(_query(req, "n") or "10")
+        except ValueError:
+            raise BadRequest(f'invalid value for n: "{_query(req, "n")}"') from None
+        headers = {"Content-Type": "application/json-seq"}
+        if _query(req, "follow") == "true":
+            return Response(200, headers, follow(paths, n))
+        entries = await trio.to_thread.run_sync(read_entries, paths, n)
+        return Response(200, headers, b"".join(map(record, entries)))
 
     # -- interfaces -------------------------------------------------------------------
 
     async def connections(self, req: Request, args: list[str]) -> Response:
-        """Plugs and slots from snap.yaml; nothing is connected before issue #4, so only
-        ``select=all`` lists them (snapd lists connected ones otherwise)."""
-        everything = _query(req, "select") == "all"
         only = _query(req, "snap")
         if only and only not in self.manager.state.snaps:
             raise SnapNotFoundError(f'snap "{only}" not found', value=only)
-        plugs: list[dict[str, object]] = []
-        slots: list[dict[str, object]] = []
-        if everything:
-            for snap, info, _ in self._infos([only] if only else []):
-                plugs += (_endpoint(snap, "plug", p.name, p.interface, p.attrs)
-                          for p in sorted(info.plugs.values(), key=lambda p: p.name))
-                slots += (_endpoint(snap, "slot", s.name, s.interface, s.attrs)
-                          for s in sorted(info.slots.values(), key=lambda s: s.name))
-        return sync_response({"established": [], "undesired": [], "plugs": plugs,
-                              "slots": slots})
+        return sync_response(connections_json(
+            installed_infos(self.manager), parse_conns(self.manager.state.conns),
+            select_all=_query(req, "select") == "all", snap=only))
 
     async def interfaces(self, req: Request, args: list[str]) -> Response:
-        """Interfaces in use by installed snaps (usersnap has no registry with summaries
-        yet); ``select=connected`` is empty as nothing is connected."""
-        if _query(req, "select") != "all" and not _query(req, "names"):
-            return sync_response([])
-        names = {n for n in _query(req, "names").split(",") if n}
-        found: dict[str, dict[str, object]] = {}
-        for snap, info, _ in self._infos([]):
-            for kind, items in (("plugs", info.plugs.values()), ("slots", info.slots.values())):
-                for item in items:
-                    if names and item.interface not in names:
-                        continue
-                    entry = found.setdefault(item.interface, {
-                        "name": item.interface, "summary": "",
-                        "doc-url": DOC_URL.format(item.interface), "plugs": [], "slots": []})
-                    side = kind[:-1]
-                    endpoints = entry[kind]
-                    assert isinstance(endpoints, list)
-                    endpoints.append(_endpoint(snap, side, item.name, item.interface,
-                                               item.attrs))
-        out = []
-        for name in sorted(found):
-            entry = found[name]
-            if _query(req, "doc") != "true":
-                entry.pop("doc-url")
-            for kind in ("plugs", "slots"):
-                if _query(req, kind) != "true":
-                    entry.pop(kind)
-            out.append(entry)
-        return sync_response(out)
+        return sync_response(interfaces_json(
+            installed_infos(self.manager), parse_conns(self.manager.state.conns),
+            select=_query(req, "select"),
+            names=[n for n in _query(req, "names").split(",") if n],
+            doc=_query(req, "doc") == "true", with_plugs=_query(req, "plugs") == "true",
+            with_slots=_query(req, "slots") == "true"))
 
     async def post_interfaces(self, req: Request, args: list[str]) -> Response:
+        """``snap connect``/``disconnect``: one plug and one slot reference each."""
         body = await _json_body(req)
-        raise Unavailable(f"cannot {body.get('action') or 'change'} interfaces: usersnap has no "
-                          "interface connections yet")
+        action = body.get("action")
+        plugs, slots = body.get("plugs"), body.get("slots")
+        if action not in ("connect", "disconnect"):
+            raise BadRequest(f"unsupported interfaces action {json.dumps(action or '')}")
+        if not (isinstance(plugs, list) and isinstance(slots, list) and len(plugs) == 1
+                and len(slots) == 1 and isinstance(plugs[0], dict)
+                and isinstance(slots[0], dict)):
+            raise BadRequest("at most one plug and slot reference can be given")
+        plug, slot = plugs[0], slots[0]
+        refs = (str(plug.get("snap") or ""), str(plug.get("plug") or ""),
+                str(slot.get("snap") or ""), str(slot.get("slot") or ""))
+        infos = installed_infos(self.manager)
+        conns = parse_conns(self.manager.state.conns)
+        if action == "connect":
+            change = connect_change(self.manager, resolve_connect(infos, *refs))
+        else:
+            change = disconnect_change(self.manager, resolve_disconnect(infos, conns, *refs),
+                                       forget=body.get("forget") is True)
+        return async_response(change.id)
 
     # -- aliases and warnings -------------------------------------------------------
 
@@ -495,23 +581,6 @@ class SnapctlApi:
 
 class _UnsuccessfulError(UsersnapError):
     kind = "unsuccessful"
-
-
-def _endpoint(snap: str, side: str, name: str, interface: str, attrs: Mapping[str, object]
-              ) -> dict[str, object]:
-    out: dict[str, object] = {"snap": snap, side: name, "interface": interface}
-    if attrs:
-        out["attrs"] = _plain(attrs)
-    return out
-
-
-def _plain(value: object) -> object:
-    """snap.yaml attributes (read-only mappings, tuples) as JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _query(req: Request, key: str) -> str:

@@ -2,7 +2,8 @@
 
 Started on demand by the CLI (``usersnap.client.connect``) and leaving by itself when
 idle: no request for ``USERSNAP_IDLE_TIMEOUT`` seconds (default 300), no change running,
-no ``usersnap run`` holding the run lock and no file open on the mount.
+no ``usersnap run`` holding the run lock, no service running and no file open on the
+mount.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from usersnap.daemon.api import Api, SnapctlApi, upload_dir
 from usersnap.daemon.changes import ChangeManager
 from usersnap.daemon.http import Request, Response, serve_http
 from usersnap.daemon.manager import SnapManager
+from usersnap.daemon.supervisor import Supervisor
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
 from usersnap.fusefs.operations import SnapFS
@@ -101,6 +103,10 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
     manager = SnapManager(dirs, tree)
     for path in recover(dirs, manager.state):
         log.info("removed leftover %s", path)
+    supervisor = Supervisor(dirs, manager.service_info)
+    manager.supervisor = supervisor
+    # a dead daemon's services hold its dead mount: they go first, and come back below
+    wanted = supervisor.kill_leftovers()
     await trio.to_thread.run_sync(clear_stale_mount, dirs.mount)
     dirs.mount.mkdir(parents=True, exist_ok=True)
     for problem in await trio.to_thread.run_sync(manager.mount_all):
@@ -123,10 +129,12 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
             snapctl = SnapctlApi(manager, dirs.uid)
             await nursery.start(functools.partial(
                 serve_http, dirs.snap_socket, activity.wrap(snapctl.handle), mode=0o666))
+            # services may call snapctl: after its socket
+            await nursery.start(supervisor.run, sorted(manager.state.snaps), wanted)
             log.info("usersnapd %d serving %s on %s", os.getpid(), dirs.mount, dirs.socket)
             nursery.start_soon(_watch_signals, nursery.cancel_scope)
             nursery.start_soon(_watch_idle, dirs, manager, fs, activity, idle_timeout,
-                               nursery.cancel_scope)
+                               nursery.cancel_scope, supervisor)
     finally:
         dirs.socket.unlink(missing_ok=True)
         dirs.snap_socket.unlink(missing_ok=True)
@@ -143,14 +151,16 @@ async def _watch_signals(scope: trio.CancelScope) -> None:
 
 
 async def _watch_idle(dirs: Dirs, manager: SnapManager, fs: SnapFS, activity: Activity,
-                      idle_after: float, scope: trio.CancelScope) -> None:
+                      idle_after: float, scope: trio.CancelScope,
+                      supervisor: Supervisor) -> None:
     while True:
         await trio.sleep(min(1.0, idle_after))
         if time.monotonic() - activity.last < idle_after:
             continue
         if manager.changes is not None and manager.changes.busy():
             continue
-        if fs.open_handles() or await trio.to_thread.run_sync(runs_in_progress, dirs):
+        if fs.open_handles() or supervisor.busy() \
+                or await trio.to_thread.run_sync(runs_in_progress, dirs):
             activity.last = time.monotonic()
             continue
         log.info("idle for %.0f s, exiting", idle_after)

@@ -23,7 +23,10 @@ from typing import Any
 import trio
 
 from usersnap.apps.launchers import sync_launchers
+from usersnap.asserts.db import AssertionDb
+from usersnap.asserts.verify import SnapSideInfo, check_asserted_name
 from usersnap.daemon.changes import Change, ChangeManager, Task, TaskContext, TaskFn
+from usersnap.daemon.connections import auto_connect_tasks, forget_snap
 from usersnap.daemon.envelope import rfc3339
 from usersnap.daemon.hooks import (
     Context,
@@ -33,9 +36,16 @@ from usersnap.daemon.hooks import (
     new_cookie,
     run_hook,
 )
+from usersnap.daemon.supervisor import Supervisor
 from usersnap.dirs import Dirs
-from usersnap.errors import NotInstalledError, SnapNotFoundError, UsersnapError
+from usersnap.errors import (
+    AlreadyInstalledError,
+    NotInstalledError,
+    SnapNotFoundError,
+    UsersnapError,
+)
 from usersnap.fusefs.tree import SnapTree
+from usersnap.interfaces.connect import parse_conns
 from usersnap.meta.model import SnapInfo
 from usersnap.ops import files
 from usersnap.ops.cookies import sync_cookies
@@ -83,6 +93,10 @@ class SnapManager:
         self._state_lock = threading.Lock()
         self.changes: ChangeManager | None = None
         self.contexts = Contexts()
+        #: the service supervisor, attached by the daemon before it serves
+        self.supervisor: Supervisor | None = None
+        #: the acknowledged assertions (``snap ack``/``snap known``), and the trust root
+        self.assertions = AssertionDb.open(dirs.root)
 
     # -- start-up -----------------------------------------------------------------
 
@@ -186,6 +200,58 @@ class SnapManager:
                 out[snap.name] = [a.name for a in mounted.info.apps.values() if not a.daemon]
         return out
 
+    def service_info(self, name: str) -> tuple[SnapInfo, str] | None:
+        """The current revision's metadata and number, for the supervisor."""
+        snap = self.state.snaps.get(name)
+        mounted = self.mounted.get((name, snap.current)) if snap else None
+        return (mounted.info, snap.current) if snap and mounted else None
+
+    def service_status(self, snap: str, app: str) -> tuple[bool, bool]:
+        """(enabled, active), for snapctl services."""
+        sup = self.supervisor
+        return (sup.enabled(snap, app), sup.active(snap, app)) if sup else (False, False)
+
+    def control_services(self, action: str, names: list[str], flags: dict[str, bool]) -> None:
+        """snapctl start/stop/restart: checked now, done on the loop after the command
+        returns (snapd queues them after the hook)."""
+        sup = self.supervisor
+        if sup is None or sup.nursery is None:
+            raise UsersnapError("services are not supervised yet")
+        sup.resolve(names)
+
+        async def run() -> None:
+            try:
+                await sup.control(action, names, **flags)
+            except UsersnapError as err:
+                log.warning("snapctl %s %s: %s", action, " ".join(names), err)
+
+        sup.nursery.start_soon(run)
+
+    def services_task(self, name: str, action: str, summary: str, **kw: bool) -> Task:
+        """``start-snap-services`` / ``stop-snap-services``; undone by the opposite.
+        ``install``: honour ``install-mode: disable``; ``refresh``: ``endure`` ones stay."""
+        assert self.changes is not None
+        stopped: list[str] = []
+
+        async def do(ctx: TaskContext) -> None:
+            if self.supervisor is None:
+                return
+            if action == "start":
+                await self.supervisor.start_snap(name, install=kw.get("install", False))
+            else:
+                stopped[:] = await self.supervisor.stop_snap(
+                    name, refresh=kw.get("refresh", False))
+
+        async def undo(ctx: TaskContext) -> None:
+            if self.supervisor is None:
+                return
+            if action == "start":
+                await self.supervisor.stop_snap(name)
+            else:
+                await self.supervisor.start_snap(name, only=stopped)
+
+        return self.changes.new_task(f"{action}-snap-services", summary, do, undo)
+
     def _on_trio(self, fn: Callable[[], None]) -> None:
         """FUSE tree updates happen on the trio thread, where the filesystem runs."""
         trio.from_thread.run_sync(fn)
@@ -200,8 +266,11 @@ class SnapManager:
 
     # -- install and try ----------------------------------------------------------
 
-    def install(self, upload: Path, loaded: LoadedSnap, display_path: str) -> Change:
-        """Install an already validated upload as a change (on the trio thread)."""
+    def install(self, upload: Path, loaded: LoadedSnap, display_path: str,
+                asserted: SnapSideInfo | None = None) -> Change:
+        """Install an already validated upload as a change (on the trio thread);
+        ``asserted``: what its assertions say (store revision, snap-id), None with
+        --dangerous."""
         name = loaded.info.name
 
         def prepare(revision: str) -> tuple[TaskFn, TaskFn]:
@@ -220,7 +289,7 @@ class SnapManager:
         return self._add_revision(
             "install-snap", summary, loaded, display_path, prepare,
             size=upload.stat().st_size, try_dir=None,
-            refused=lambda: upload.unlink(missing_ok=True))
+            refused=lambda: upload.unlink(missing_ok=True), asserted=asserted)
 
     def try_dir(self, path: str, loaded: LoadedSnap) -> Change:
         """Serve an already validated directory as a new revision (``snap try``)."""
@@ -239,6 +308,7 @@ class SnapManager:
     def _add_revision(
         self, kind: str, summary: str, loaded: LoadedSnap, display_path: str,
         prepare: Prepare, *, size: int, try_dir: str | None, refused: Callable[[], None],
+        asserted: SnapSideInfo | None = None,
     ) -> Change:  # fmt: skip
         """snapd's doInstall for a local revision: prepare, mount, copy data, link (the
         commit), clean up beyond retention.  ``refused`` undoes what the caller set up
@@ -246,17 +316,24 @@ class SnapManager:
         assert self.changes is not None
         info = loaded.info
         name = info.name
+        old = self.state.snaps.get(name)
+        revision = old.next_local_revision() if old else "x1"
         try:
             self.changes.check_conflict((name,))
+            if asserted is not None:
+                revision = str(asserted.revision)
+                check_asserted_name(display_path, name, asserted)
+                if old is not None and old.revision(revision) is not None:
+                    raise AlreadyInstalledError(f'snap "{name}" is already installed at '
+                                                f"revision {revision}")
         except UsersnapError:
             loaded.image.close()
             refused()
             raise
-        old = self.state.snaps.get(name)
-        revision = old.next_local_revision() if old else "x1"
         mounted = Mounted(loaded.image, info, try_dir)
         new_rev = RevisionState(revision=revision, version=info.version,
-                                installed_at=time.time(), size=size, try_dir=try_dir)
+                                installed_at=time.time(), size=size, try_dir=try_dir,
+                                snap_id=asserted.snap_id if asserted else "")
         previous: list[SnapState | None] = [old]
         attached = [False]  # once the tree has the image, the tree closes it
         prepare_do, prepare_undo = prepare(revision)
@@ -328,10 +405,13 @@ class SnapManager:
         if refresh:
             tasks.append(self.hook_task(
                 name, "pre-refresh", f'Run pre-refresh hook of "{name}" snap if present'))
+            tasks.append(self.services_task(name, "stop", f'Stop snap "{name}" services',
+                                            refresh=True))
         tasks += [
             c.new_task("copy-snap-data", f'Copy snap "{name}" data', copy_data, uncopy_data),
             c.new_task("link-snap", f'Make snap "{name}" ({revision}) available to the system',
                        link, unlink),
+            *auto_connect_tasks(self, info),
         ]
         if refresh:
             tasks.append(self.hook_task(
@@ -340,6 +420,8 @@ class SnapManager:
             tasks.append(self.hook_task(
                 name, "install", f'Run install hook of "{name}" snap if present'))
         tasks += [
+            self.services_task(name, "start", f'Start snap "{name}" ({revision}) services',
+                               install=not refresh),
             *self._after_link_hooks(name, info.type, revision),
             c.new_task("cleanup", f'Clean up "{name}" ({revision}) install', discard_old),
         ]
@@ -369,7 +451,8 @@ class SnapManager:
 
         def unlink(ctx: TaskContext) -> None:
             if whole:
-                self._commit(lambda s: s.with_snap(None, name).with_cookie(None, name))
+                self._commit(lambda s: forget_snap(s.with_snap(None, name).with_cookie(None, name),
+                                                   name))
                 self._on_trio(lambda: self.tree.set_current(name, None))
             else:
                 def update(state: State) -> State:
@@ -384,9 +467,12 @@ class SnapManager:
                 files.remove_all_data(self.dirs, name)
                 shutil.rmtree(self.dirs.private_tmp(name), ignore_errors=True)
                 shutil.rmtree(self.dirs.xdg_runtime(name), ignore_errors=True)
+                if self.supervisor is not None:
+                    self._on_trio(functools.partial(self.supervisor.forget, name))
 
         if whole:
             tasks = [
+                self.services_task(name, "stop", f'Stop snap "{name}" services'),
                 self.hook_task(name, "remove", f'Run remove hook of "{name}" snap if present',
                                ignore_error=True),
                 c.new_task("unlink-snap", f'Make snap "{name}" unavailable to the system', unlink),
@@ -439,9 +525,11 @@ class SnapManager:
             return run
 
         c = self.changes
-        tasks = [c.new_task("link-snap",
+        tasks = [self.services_task(name, "stop", f'Stop snap "{name}" services'),
+                 c.new_task("link-snap",
                             f'Make snap "{name}" ({target}) available to the system',
                             set_current(target), set_current(previous)),
+                 self.services_task(name, "start", f'Start snap "{name}" ({target}) services'),
                  *self._after_link_hooks(name, snap.type, target)]
         return c.start("revert-snap", f'Revert "{name}" snap', (name,), tasks,
                        {"snap-name": name})
@@ -541,6 +629,12 @@ class SnapManager:
         if snap is None:
             return None
         return Context(context_id, snap.name, snap.current)
+
+    def connected(self, snap: str, name: str) -> bool:
+        """``snapctl is-connected``: a plug or slot of ``snap`` has a connection."""
+        return any(not c.undesired and (snap, name) in ((c.plug_snap, c.plug),
+                                                        (c.slot_snap, c.slot))
+                   for c in parse_conns(self.state.conns))
 
     def snap_info(self, snap: str, revision: str) -> SnapInfo:
         return self.info(snap, revision)

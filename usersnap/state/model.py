@@ -39,6 +39,8 @@ class RevisionState:
     size: int = 0
     #: ``usersnap try``: the directory served as this revision (there is no blob)
     try_dir: str | None = None
+    #: the store's snap-id when assertions vouched for this revision, "" otherwise
+    snap_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,9 @@ class State:
     last_change_id: int = 0
     #: snapd's "snap-cookies": the cookie apps of a snap give snapctl -> the snap's name
     cookies: Mapping[str, str] = field(default_factory=dict)
+    #: snapd's "conns": "PLUGSNAP:PLUG SLOTSNAP:SLOT" -> its JSON object
+    #: (:mod:`usersnap.interfaces.connect` reads and writes them)
+    conns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def cookie_of(self, name: str) -> str | None:
         return next((c for c, n in self.cookies.items() if n == name), None)
@@ -130,6 +135,8 @@ def to_json(state: State) -> dict[str, object]:
     }
     if state.cookies:
         out["cookies"] = dict(sorted(state.cookies.items()))
+    if state.conns:
+        out["conns"] = {key: dict(conn) for key, conn in sorted(state.conns.items())}
     return out
 
 
@@ -175,16 +182,21 @@ def from_json(data: object) -> State:
     if not isinstance(cookies, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in cookies.items()):
         raise ValueError("cookies is not an object of strings")
+    conns = data.get("conns", {})
+    if not isinstance(conns, dict) or not all(isinstance(c, dict) for c in conns.values()):
+        raise ValueError("conns is not an object of objects")
     return State(snaps=snaps, last_change_id=int(data.get("last-change-id", 0)),
-                 cookies={c: n for c, n in cookies.items() if n in snaps})
+                 cookies={c: n for c, n in cookies.items() if n in snaps}, conns=conns)
 
 
 def _revision_json(rev: RevisionState) -> dict[str, object]:
-    """``try-dir`` only when set: files without try revisions stay as before."""
+    """``try-dir`` and ``snap-id`` only when set: older files stay as they were."""
     out: dict[str, object] = {"revision": rev.revision, "version": rev.version,
                               "installed-at": rev.installed_at, "size": rev.size}
     if rev.try_dir is not None:
         out["try-dir"] = rev.try_dir
+    if rev.snap_id:
+        out["snap-id"] = rev.snap_id
     return out
 
 
@@ -196,4 +208,4 @@ def _revision_from_json(name: str, raw: object) -> RevisionState:
         raise ValueError(f"snap {name!r} has an invalid try-dir {try_dir!r}")
     return RevisionState(revision=str(raw["revision"]), version=str(raw["version"]),
                          installed_at=float(raw["installed-at"]), size=int(raw.get("size", 0)),
-                         try_dir=try_dir)
+                         try_dir=try_dir, snap_id=str(raw.get("snap-id", "")))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from usersnap.cli.commands.list import notes
-from usersnap.cli.render import human_size, human_time, parse_rfc3339
+from usersnap.cli.render import human_size, human_time, long_publisher, parse_rfc3339
 from usersnap.cli.session import daemon
 from usersnap.meta.model import SnapInfo
 
@@ -59,7 +59,7 @@ def installed_info(snap: Any, verbose: bool) -> str:
     lines = [
         f"name:      {name}",
         f"summary:   {snap.get('summary') or '-'}",
-        "publisher: -",
+        f"publisher: {long_publisher(snap.get('publisher'))}",
         f"license:   {snap.get('license') or 'unset'}",
         *_description(str(snap.get("description", ""))),
     ]
@@ -69,6 +69,8 @@ def installed_info(snap: Any, verbose: bool) -> str:
         lines.append(f"base:      {snap.get('base') or '-'}")
         lines.append(f"confinement: {snap.get('confinement')}")
     lines += _commands(name, ((a["name"], a.get("daemon", "")) for a in snap.get("apps", [])))
+    if snap.get("id"):
+        lines.append(f"snap-id:      {snap['id']}")
     installed = parse_rfc3339(snap.get("install-date"))
     if installed is not None:
         lines.append(f"refresh-date: {human_time(installed)}")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from usersnap.cli.render import table
+from usersnap.cli.render import short_publisher, table
 from usersnap.cli.session import daemon
 from usersnap.errors import UsersnapError
 
@@ -52,6 +52,7 @@ def execute(args: argparse.Namespace) -> int:
     rows = [["Name", "Version", "Rev", "Tracking", "Publisher", "Notes"]]
     for s in sorted(snaps, key=lambda s: str(s["name"])):
         rows.append([s["name"], s.get("version") or "-", str(s["revision"]),
-                     s.get("tracking-channel") or "-", "-", notes(s)])
+                     s.get("tracking-channel") or "-", short_publisher(s.get("publisher")),
+                     notes(s)])
     print(table(rows))
     return 0
