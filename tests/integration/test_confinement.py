@@ -8,13 +8,9 @@ or a shell command.  Nothing here needs root: the same tests pass as an unprivil
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import select
 import subprocess
 import sys
-import termios
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +19,7 @@ import pytest
 
 from tests.helpers.cli import usersnap_session
 from tests.helpers.snaps import build_snap
+from tests.helpers.terminal import run_in_terminal
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
 from usersnap.meta.model import App, SnapInfo, frozen_map
@@ -143,37 +140,11 @@ def test_tiocsti_into_the_controlling_terminal_is_denied(dirs: Dirs) -> None:
     inject = ("import fcntl, termios, errno\n"
               "try:\n    fcntl.ioctl(0, termios.TIOCSTI, b'Z')\n    print('injected')\n"
               "except OSError as e:\n    print('TIOCSTI', errno.errorcode[e.errno])\n")
-    master, slave = pty.openpty()
-
-    def take_terminal() -> None:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
+    status, output = run_in_terminal(
         [sys.executable, "-m", "tests.integration.test_confinement", "sh",
          f"/usr/bin/python3 -c \"{inject}\"; stty -icanon min 0 time 0; cat"],
-        cwd=REPO, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-        preexec_fn=take_terminal,
-    )
-    os.close(slave)
-    output = b""
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: no writer left
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif proc.poll() is not None:
-                break
-        assert proc.wait(timeout=TIMEOUT) == 0, output
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(master)
+        cwd=REPO, timeout=TIMEOUT)
+    assert status == 0, output
     assert output.replace(b"\r", b"") == b"TIOCSTI EACCES\n"
 
 

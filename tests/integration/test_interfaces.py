@@ -114,6 +114,12 @@ def _listener() -> tuple[socket.socket, int]:
     return server, server.getsockname()[1]
 
 
+def seccomp_sources(us: Usersnap) -> str:
+    """The ``# source:`` lines of the profile ``usersnap run ifprobe.sh`` loads."""
+    profile = us.run("debug", "seccomp", "ifprobe.sh").stdout
+    return "".join(line for line in profile.splitlines(True) if line.startswith("# source:"))
+
+
 def test_network_follows_the_connection(us: Usersnap, tmp_path: Path) -> None:
     install_probe(us, tmp_path)
     server, port = _listener()
@@ -125,8 +131,10 @@ def test_network_follows_the_connection(us: Usersnap, tmp_path: Path) -> None:
         us.run("disconnect", "ifprobe:network")
         out = sh(us, probe, check=False)
         assert "reached" not in out and out.strip().splitlines()[-1] == "1"  # lo only
+        assert 'interface "network"' not in seccomp_sources(us)
         us.run("connect", "ifprobe:network")
         assert "reached" in sh(us, probe, check=False)
+        assert 'interface "network"' in seccomp_sources(us)
     finally:
         server.close()
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pty
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.snaps import build_snap
+from tests.helpers.terminal import run_in_terminal
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
 from usersnap.meta.model import App, SnapInfo, frozen_map
@@ -251,43 +249,19 @@ def test_sigkill_of_the_app(dirs: Dirs) -> None:
 
 def test_ctrl_c_from_the_terminal(dirs: Dirs) -> None:
     """Ctrl-C reaches the app once, and bwrap's monitor dying of it does not kill the app."""
-    master, slave = pty.openpty()
+    sent = []
 
-    def take_terminal() -> None:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    def press_ctrl_c(output: bytes, master: int) -> None:
+        if not sent and b"ready" in output:
+            os.write(master, b"\x03")
+            sent.append(True)
 
-    proc = subprocess.Popen(
+    status, output = run_in_terminal(
         [sys.executable, "-m", "tests.integration.test_launch", "sh",
          "n=0; trap 'n=$((n+1))' INT; echo ready; sleep 1; echo ints=$n; exit 7"],
-        cwd=REPO, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-        preexec_fn=take_terminal,
-    )
-    os.close(slave)
-    output = b""
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        sent = False
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the terminal has no more writers
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            if not sent and b"ready" in output:
-                os.write(master, b"\x03")
-                sent = True
-            if proc.poll() is not None and not ready:
-                break
-        assert proc.wait(timeout=TIMEOUT) == 7, output
-        assert b"ints=1" in output
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(master)
+        cwd=REPO, timeout=TIMEOUT, on_output=press_ctrl_c)
+    assert status == 7, output
+    assert b"ints=1" in output
 
 
 def test_run_lock_is_held_while_anything_runs_in_the_sandbox(dirs: Dirs) -> None:

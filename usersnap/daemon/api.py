@@ -325,13 +325,7 @@ class Api:
         return sync_response(self.manager.get_config(args[0], keys))
 
     async def put_conf(self, req: Request, args: list[str]) -> Response:
-        raw = await req.read_body(limit=1 << 20)
-        try:
-            patch = json.loads(raw or b"{}")
-        except ValueError as err:
-            raise BadRequest(f"cannot decode request body into patch values: {err}") from err
-        if not isinstance(patch, dict):
-            raise BadRequest("cannot decode request body into patch values: not an object")
+        patch = await _json_body(req, "patch values")
         return async_response(self.manager.configure(args[0], patch).id)
 
     # -- the store --------------------------------------------------------------------
@@ -588,14 +582,15 @@ def _query(req: Request, key: str) -> str:
     return values[0] if values else ""
 
 
-async def _json_body(req: Request) -> dict[str, object]:
+async def _json_body(req: Request, into: str = "snap instruction") -> dict[str, object]:
+    """A JSON object body; ``into`` names it in snapd's "cannot decode" message."""
     raw = await req.read_body(limit=1 << 20)
     try:
         body = json.loads(raw or b"{}")
     except ValueError as err:
-        raise BadRequest(f"cannot decode request body into snap instruction: {err}") from err
+        raise BadRequest(f"cannot decode request body into {into}: {err}") from err
     if not isinstance(body, dict):
-        raise BadRequest("cannot decode request body into snap instruction")
+        raise BadRequest(f"cannot decode request body into {into}")
     return body
 
 

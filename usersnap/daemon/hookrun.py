@@ -18,13 +18,11 @@ from pathlib import Path
 
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
-from usersnap.interfaces.stored import load_connections
 from usersnap.meta.model import SnapInfo
 from usersnap.meta.parse import parse_snap_yaml
-from usersnap.sandbox.facts import gather_host_facts, lookup
+from usersnap.sandbox.installed import plan_installed
 from usersnap.sandbox.launch import prepare_host_dirs, run_sandboxed
-from usersnap.sandbox.plan import base_name, plan_sandbox
-from usersnap.snapctl import snapctl_dir
+from usersnap.sandbox.plan import base_name
 
 
 def load_revision(dirs: Dirs, snap: str, revision: str) -> tuple[SnapInfo, Path | None]:
@@ -51,10 +49,8 @@ def run(dirs: Dirs, snap: str, revision: str, hook_name: str, cookie: str) -> in
     if hook is None:
         raise UsersnapError(f'cannot find hook "{hook_name}" in "{snap}"')
     prepare_host_dirs(dirs, info.name, revision)
-    spec = plan_sandbox(info, revision, dirs,
-                        facts=gather_host_facts(base_tree, snapctl_dir(dirs), dirs.home),
-                        base_tree=base_tree, hook=hook, host_env=os.environ, cookie=cookie,
-                        layout_lookup=lookup, connections=load_connections(dirs, info.name))
+    spec = plan_installed(dirs, info, revision, base_tree, hook=hook, host_env=os.environ,
+                          cookie=cookie)
     # the base fallback notice is for a terminal: in a hook it would become the output
     # snapd reports when the hook fails
     return run_sandboxed(replace(spec, notices=()), run_lock=dirs.run_lock)

@@ -30,10 +30,8 @@ from usersnap.daemon.supervisor_procs import descendants, signal_all
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
 from usersnap.ops.cookies import read_cookie
-from usersnap.sandbox.facts import gather_host_facts, lookup
+from usersnap.sandbox.installed import plan_installed
 from usersnap.sandbox.launch import FORWARDED, prepare_host_dirs, run_sandboxed
-from usersnap.sandbox.plan import plan_sandbox
-from usersnap.snapctl import snapctl_dir
 
 COMMANDS = {"stop": "stop_command", "reload": "reload_command",
             "post-stop": "post_stop_command"}
@@ -52,10 +50,8 @@ def run(dirs: Dirs, snap: str, app_name: str, revision: str, command: str = "") 
     if command:
         app = replace(app, command=getattr(app, COMMANDS[command]))
     prepare_host_dirs(dirs, info.name, revision)
-    spec = plan_sandbox(info, revision, dirs,
-                        facts=gather_host_facts(base_tree, snapctl_dir(dirs)),
-                        base_tree=base_tree, app=app, args=[], host_env=os.environ,
-                        cookie=read_cookie(dirs, info.name), layout_lookup=lookup)
+    spec = plan_installed(dirs, info, revision, base_tree, app=app, host_env=os.environ,
+                          cookie=read_cookie(dirs, info.name))
     spec = replace(spec, notices=())
     if not command and (app.daemon == "notify" or app.watchdog_timeout):
         # the supervisor listens there (the snap's XDG_RUNTIME_DIR, bound in the sandbox)

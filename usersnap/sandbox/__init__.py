@@ -9,6 +9,9 @@ Pure planning, then effects, in this order (``usersnap run``, hooks, services)::
                              layout_lookup=facts.lookup)  # layouts see the disk through it
     status = launch.run_sandboxed(spec, run_lock=dirs.run_lock)
 
+For an installed revision every launcher goes through ``installed.plan_installed``,
+which gathers the facts and the stored connections the same way for all of them.
+
 ``environment``, ``command``, ``ops``, ``plan`` and ``bwrap`` do no I/O (``find_bwrap``
 aside); ``facts``, ``probe``, ``launch`` and ``nsops`` (layout sources, and the layouts
 applied in the sandbox's namespace) do.  None of them imports trio or pyfuse3: the

@@ -92,7 +92,7 @@ def layout(name: str, *, ops: bool) -> list[str]:
 def seccomp_profile(target: str) -> str:
     """The profile ``usersnap run TARGET`` loads, planned the way the launch plans it."""
     from usersnap.errors import NotFoundError
-    from usersnap.sandbox.plan import plan_sandbox
+    from usersnap.sandbox.installed import plan_installed
     from usersnap.seccomp.profiles import render_profile
 
     name, _, app_name = target.partition(".")
@@ -102,9 +102,8 @@ def seccomp_profile(target: str) -> str:
     app = snap.info.apps.get(app_name)
     if app is None:
         raise NotFoundError(f'cannot find app "{app_name}" in "{name}"')
-    spec = plan_sandbox(snap.info, snap.revision, dirs,
-                        facts=gather_host_facts(snap.base_tree), base_tree=snap.base_tree,
-                        app=app, host_env={}, layout_lookup=lookup)
+    spec = plan_installed(dirs, snap.info, snap.revision, snap.base_tree, app=app,
+                          host_env={})
     return render_profile(spec.interfaces, confinement=snap.info.confinement)
 
 

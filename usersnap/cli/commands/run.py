@@ -13,12 +13,9 @@ import os
 from usersnap.cli.installed import load_installed
 from usersnap.dirs import Dirs
 from usersnap.errors import NotFoundError, UsersnapError
-from usersnap.interfaces.stored import load_connections
 from usersnap.ops.cookies import read_cookie
-from usersnap.sandbox.facts import gather_host_facts, lookup
+from usersnap.sandbox.installed import plan_installed
 from usersnap.sandbox.launch import prepare_host_dirs, run_sandboxed
-from usersnap.sandbox.plan import plan_sandbox
-from usersnap.snapctl import snapctl_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -62,9 +59,6 @@ def launch(target: str, args: list[str], *, shell: bool = False) -> int:
         raise NotFoundError(f'cannot find app "{app_name}" in "{snap_name}"')
     # Before planning: layouts look at $SNAP_DATA and $SNAP_COMMON as they will be.
     prepare_host_dirs(dirs, info.name, revision)
-    spec = plan_sandbox(info, revision, dirs,
-                        facts=gather_host_facts(base_tree, snapctl_dir(dirs), dirs.home),
-                        base_tree=base_tree, app=app, args=args, host_env=os.environ,
-                        shell=shell, cookie=read_cookie(dirs, info.name), layout_lookup=lookup,
-                        connections=load_connections(dirs, info.name))
+    spec = plan_installed(dirs, info, revision, base_tree, app=app, args=args,
+                          host_env=os.environ, shell=shell, cookie=read_cookie(dirs, info.name))
     return run_sandboxed(spec, run_lock=dirs.run_lock)
