@@ -9,13 +9,13 @@ roots on one machine never share a daemon.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from usersnap.errors import UsersnapError
+from usersnap.roots import locate
 
 SOCKET_NAME = "usersnapd.socket"
 SNAP_SOCKET_NAME = "usersnapd-snap.socket"
@@ -32,23 +32,8 @@ class Dirs:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Dirs:
-        env = os.environ if env is None else env
-        uid = os.getuid()
-        home = Path(env.get("HOME") or os.path.expanduser("~"))
-        data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
-        default_root = data_home / "usersnap"
-        root = Path(env.get("USERSNAP_ROOT") or default_root).absolute()
-        if env.get("USERSNAP_RUNTIME_DIR"):
-            runtime = Path(env["USERSNAP_RUNTIME_DIR"]).absolute()
-        else:
-            base = env.get("XDG_RUNTIME_DIR")
-            top = Path(base) / "usersnap" if base else Path(f"/tmp/usersnap-{uid}")
-            if root == default_root.absolute():
-                runtime = top
-            else:
-                digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:12]
-                runtime = top / digest
-        return cls(root=root, runtime=runtime, home=home, uid=uid)
+        root, runtime, home, uid = locate(os.environ if env is None else env)
+        return cls(root=Path(root), runtime=Path(runtime), home=Path(home), uid=uid)
 
     # persistent, under the root
     @property

@@ -19,7 +19,9 @@ raised in the daemon prints the same way as one raised in the CLI.
 
 from __future__ import annotations
 
-from typing import ClassVar
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # every launch imports this module: no typing at run time
+    from typing import ClassVar
 
 
 class UsersnapError(Exception):

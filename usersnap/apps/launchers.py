@@ -16,6 +16,8 @@ from usersnap.dirs import Dirs
 from usersnap.state.store import write_atomic
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "wrappers" / "launcher.sh.in"
+#: Where ``import usersnap`` finds this package (the launcher runs Python without site).
+SOURCE = Path(__file__).resolve().parents[2]
 
 
 def launcher_name(snap: str, app: str) -> str:
@@ -26,6 +28,7 @@ def render_launcher(app_id: str, root: Path, python: str) -> str:
     text = TEMPLATE.read_text()
     return (text.replace("@APP@", app_id)
                 .replace("@ROOT@", shlex.quote(str(root)))
+                .replace("@SRC@", shlex.quote(str(SOURCE)))
                 .replace("@PYTHON@", shlex.quote(python)))
 
 

@@ -8,13 +8,22 @@ status 1, as snap does; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
-from collections.abc import Callable, Sequence
-from typing import Protocol, cast
 
 from usersnap.errors import UsersnapError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # `usersnap run` must not pay for argparse and typing
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import Protocol
+
+    class Command(Protocol):
+        """What every module in ``usersnap.cli.commands`` provides."""
+
+        def add_arguments(self, parser: argparse.ArgumentParser, name: str) -> None: ...
+        def execute(self, args: argparse.Namespace) -> int: ...
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -52,6 +61,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="usersnap",
         description="usersnap runs snaps without root: it installs .snap files into your "
@@ -65,15 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Command(Protocol):
-    """What every module in ``usersnap.cli.commands`` provides."""
-
-    def add_arguments(self, parser: argparse.ArgumentParser, name: str) -> None: ...
-    def execute(self, args: argparse.Namespace) -> int: ...
-
-
 def _command_module(module: str) -> Command:
-    return cast(Command, importlib.import_module(f"usersnap.cli.commands.{module}"))
+    command: Command = importlib.import_module(f"usersnap.cli.commands.{module}")
+    return command
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,8 +2,8 @@
 
 Started on demand by the CLI (``usersnap.client.connect``) and leaving by itself when
 idle: no request for ``USERSNAP_IDLE_TIMEOUT`` seconds (default 300), no change running,
-no ``usersnap run`` holding the run lock, no service running and no file open on the
-mount.
+no ``usersnap run`` holding the run lock or started within that time, no service
+running and no file open on the mount.
 """
 
 from __future__ import annotations
@@ -69,6 +69,15 @@ def runs_in_progress(dirs: Dirs) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def ran_recently(dirs: Dirs, within: float) -> bool:
+    """True if a ``usersnap run`` started in the last ``within`` seconds: every launch
+    touches the run lock, and a run from the run cache never talks to the daemon."""
+    try:
+        return time.time() - os.stat(dirs.run_lock).st_mtime < within
+    except OSError:
+        return False
 
 
 class Activity:
@@ -159,8 +168,8 @@ async def _watch_idle(dirs: Dirs, manager: SnapManager, fs: SnapFS, activity: Ac
             continue
         if manager.changes is not None and manager.changes.busy():
             continue
-        if fs.open_handles() or supervisor.busy() \
-                or await trio.to_thread.run_sync(runs_in_progress, dirs):
+        if fs.open_handles() or supervisor.busy() or await trio.to_thread.run_sync(
+                lambda: runs_in_progress(dirs) or ran_recently(dirs, idle_after)):
             activity.last = time.monotonic()
             continue
         log.info("idle for %.0f s, exiting", idle_after)

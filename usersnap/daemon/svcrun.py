@@ -31,7 +31,8 @@ from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
 from usersnap.ops.cookies import read_cookie
 from usersnap.sandbox.installed import plan_installed
-from usersnap.sandbox.launch import FORWARDED, prepare_host_dirs, run_sandboxed
+from usersnap.sandbox.launch import prepare_host_dirs, run_sandboxed
+from usersnap.sandbox.process import FORWARDED
 
 COMMANDS = {"stop": "stop_command", "reload": "reload_command",
             "post-stop": "post_stop_command"}

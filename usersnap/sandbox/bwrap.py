@@ -28,11 +28,14 @@ Seccomp: the launcher opens the cached programs and dup2s them to ``SECCOMP_FD``
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from usersnap.errors import SandboxError
-from usersnap.sandbox.ops import SetEnv
-from usersnap.sandbox.plan import SandboxSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from usersnap.sandbox.plan import SandboxSpec
 
 ARGS_FD = 3
 STATUS_FD = 4
@@ -44,17 +47,24 @@ NAMESPACES = (
 )
 
 
-@dataclass(frozen=True)
 class Hardening:
-    """What the launcher found out about bwrap and the caller, and the filter it loads."""
+    """What the launcher found out about bwrap and the caller, and the filter it loads.
 
-    #: how many seccomp programs sit at SECCOMP_FD, SECCOMP_FD + 1, ...
-    seccomp_programs: int = 0
-    disable_userns: bool = False
+    A plain class: this module is on the cached launch path, which skips dataclasses.
+    """
+
+    __slots__ = ("disable_userns", "seccomp_programs")
+
+    def __init__(self, seccomp_programs: int = 0, disable_userns: bool = False) -> None:
+        #: how many seccomp programs sit at SECCOMP_FD, SECCOMP_FD + 1, ...
+        self.seccomp_programs = seccomp_programs
+        self.disable_userns = disable_userns
 
 
-def bwrap_options(spec: SandboxSpec, hardening: Hardening = Hardening()) -> list[str]:
-    """The options that go through ``--args``, in order."""
+def head_options(spec: SandboxSpec, hardening: Hardening | None = None) -> list[str]:
+    """The options before the environment: everything that does not change from one
+    run to the next (the run cache keeps them)."""
+    hardening = hardening or Hardening()
     options = [
         *NAMESPACES,
         "--uid", str(spec.uid), "--gid", str(spec.gid),
@@ -71,17 +81,38 @@ def bwrap_options(spec: SandboxSpec, hardening: Hardening = Hardening()) -> list
         options += ["--block-fd", str(BLOCK_FD)]
     for op in spec.ops:
         options += op.to_args()
-    for name in sorted(spec.env):
-        options += SetEnv(name, spec.env[name]).to_args()
-    if spec.cwd is not None:
-        options += ["--chdir", spec.cwd]
     return options
 
 
-def bwrap_argv(spec: SandboxSpec, hardening: Hardening = Hardening()) -> tuple[list[str], bytes]:
-    """bwrap's argv (argv[0] is ``bwrap``) and the blob to serve on ``ARGS_FD``."""
-    blob = b"".join(os.fsencode(arg) + b"\0" for arg in bwrap_options(spec, hardening))
-    return ["bwrap", "--args", str(ARGS_FD), "--", *spec.argv], blob
+def tail_options(env: Mapping[str, str], cwd: str | None) -> list[str]:
+    """The options after :func:`head_options`: the environment, sorted, and the cwd."""
+    options = []
+    for name in sorted(env):
+        options += ["--setenv", name, env[name]]
+    if cwd is not None:
+        options += ["--chdir", cwd]
+    return options
+
+
+def bwrap_options(spec: SandboxSpec, hardening: Hardening | None = None) -> list[str]:
+    """The options that go through ``--args``, in order."""
+    return head_options(spec, hardening) + tail_options(spec.env, spec.cwd)
+
+
+def pack_args(options: Sequence[str]) -> bytes:
+    """The blob bwrap reads from ``--args``: NUL-terminated arguments."""
+    return b"".join(os.fsencode(arg) + b"\0" for arg in options)
+
+
+def bwrap_command(argv: Sequence[str]) -> list[str]:
+    """bwrap's own argv (argv[0] is ``bwrap``): everything else is in the ``--args`` blob."""
+    return ["bwrap", "--args", str(ARGS_FD), "--", *argv]
+
+
+def bwrap_argv(spec: SandboxSpec, hardening: Hardening | None = None
+               ) -> tuple[list[str], bytes]:
+    """bwrap's argv and the blob to serve on ``ARGS_FD``."""
+    return bwrap_command(spec.argv), pack_args(bwrap_options(spec, hardening))
 
 
 def find_bwrap(path_env: str | None = None) -> str:

@@ -9,11 +9,14 @@ expected to exec ``"$@"``.  User arguments are appended untouched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from usersnap.errors import SandboxError
-from usersnap.meta.model import App, Hook, SnapInfo
 from usersnap.sandbox.environment import DEFAULT_SHELL, go_expand, go_join, snap_mount_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # this module is on the cached launch path: no runtime imports
+    from collections.abc import Mapping, Sequence
+
+    from usersnap.meta.model import App, Hook, SnapInfo
 
 
 def _chain(mount_dir: str, chain: Sequence[str]) -> list[str]:
@@ -23,17 +26,27 @@ def _chain(mount_dir: str, chain: Sequence[str]) -> list[str]:
 def app_argv(
     info: SnapInfo, revision: str, app: App, env: Mapping[str, str], args: Sequence[str]
 ) -> list[str]:
+    return command_line(command_recipe(info, revision, app), env, args)
+
+
+def command_recipe(info: SnapInfo, revision: str, app: App
+                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The app's command before expansion: the paths to exec (command chain, command)
+    and the tokens still to expand (the run cache keeps this)."""
     if not app.command:
         raise SandboxError(f'no command found for app "{app.name}" of snap "{info.name}"')
     mount_dir = snap_mount_dir(info.name, revision)
     command, *tokens = app.command.split(" ")
+    return (*_chain(mount_dir, app.command_chain), go_join(mount_dir, command)), tuple(tokens)
+
+
+def command_line(recipe: tuple[Sequence[str], Sequence[str]], env: Mapping[str, str],
+                 args: Sequence[str]) -> list[str]:
+    """argv from :func:`command_recipe`: tokens expanded against ``env`` (empty ones
+    dropped), then the user's arguments."""
+    paths, tokens = recipe
     expanded = (go_expand(token, lambda name: env.get(name, "")) for token in tokens)
-    return [
-        *_chain(mount_dir, app.command_chain),
-        go_join(mount_dir, command),
-        *(token for token in expanded if token),
-        *args,
-    ]
+    return [*paths, *(token for token in expanded if token), *args]
 
 
 def shell_argv(info: SnapInfo, revision: str, app: App, args: Sequence[str] = ()) -> list[str]:

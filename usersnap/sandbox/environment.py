@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 import sys
-from collections.abc import Callable, Mapping
 
-from usersnap.meta.model import App, Hook, SnapInfo
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # this module is on the cached launch path: no runtime imports
+    from collections.abc import Callable, Mapping
+    from typing import TypeAlias
+
+    from usersnap.meta.model import App, Hook, SnapInfo
+
+    #: what the environment is made of apart from the caller's: fixed values, then the
+    #: snap.yaml ``environment:`` entries to expand in order (see :func:`apply_recipe`)
+    EnvRecipe: TypeAlias = tuple[dict[str, str], tuple[tuple[str, str], ...]]
 
 SNAP_MOUNT_DIR = "/snap"
 #: snap-confine's PATH (``enter_non_classic_execution_environment``).
@@ -78,7 +85,7 @@ def user_snap_dir(home: str, instance: str) -> str:
 # --- expansion ----------------------------------------------------------------------------
 
 _SPECIAL = frozenset("*#$@!?-0123456789")
-_CONDITIONAL = re.compile(r"[a-zA-Z0-9_]+:[+-]")
+_CONDITIONAL = r"[a-zA-Z0-9_]+:[+-]"
 
 
 def _is_alnum(char: str) -> bool:
@@ -138,7 +145,11 @@ def expand_env_value(value: str, env: Mapping[str, str]) -> str:
     """
 
     def lookup(name: str) -> str:
-        match = _CONDITIONAL.search(name)
+        if ":" not in name:
+            return env.get(name, "")
+        import re  # rare; re caches the compiled pattern
+
+        match = re.search(_CONDITIONAL, name)
         if match is None:
             return env.get(name, "")
         current = env.get(name[match.start():match.end() - 2], "")
@@ -173,11 +184,21 @@ def build_environment(
     Instance keys (parallel installs) are not supported, so the instance name is the
     snap name and SNAP_INSTANCE_KEY is empty.
     """
+    recipe = environment_recipe(info, revision, app=app, hook=hook, uid=uid, home=home,
+                                arch=arch)
+    return apply_recipe(recipe, host_env, cookie)
+
+
+def environment_recipe(
+    info: SnapInfo, revision: str, *, app: App | None = None, hook: Hook | None = None,
+    uid: int, home: str, arch: str,
+) -> EnvRecipe:
+    """:func:`build_environment` without the caller's environment and the cookie, which
+    change from run to run (the run cache keeps this and applies it each time)."""
     owner = _only_one(app, hook)
     name = instance = info.name
     user_data = go_join(home, "snap", instance, revision)
-    env = {key: value for key, value in host_env.items() if key not in UNSAFE_ENV}
-    env.update({
+    fixed = {
         # snap run: basicEnv
         "SNAP": snap_mount_dir(name, revision),
         "SNAP_COMMON": go_join("/var/snap", name, "common"),
@@ -189,7 +210,6 @@ def build_environment(
         "SNAP_REVISION": revision,
         "SNAP_ARCH": arch,
         "SNAP_LIBRARY_PATH": SNAP_LIBRARY_PATH,
-        "SNAP_REEXEC": host_env.get("SNAP_REEXEC", ""),
         "SNAP_UID": str(uid),
         "SNAP_EUID": str(uid),
         # snap run: userEnv (strict confinement)
@@ -199,17 +219,25 @@ def build_environment(
         "XDG_RUNTIME_DIR": f"/run/user/{uid}/snap.{instance}",
         "SNAP_REAL_HOME": home,
         # snap-confine
-        "SNAP_COOKIE": cookie,
-        "SNAP_CONTEXT": cookie,
         "PATH": SNAPD_PATH,
         "SHELL": DEFAULT_SHELL,
         "TMPDIR": "/tmp",
         "TEMPDIR": "/tmp",
-    })
-    # snap-exec: top level first, then the app's or hook's; each value sees the ones before.
-    for items in (info.environment, owner.environment):
-        for key, value in items:
-            env[key] = expand_env_value(value, env)
+    }
+    # snap-exec: top level first, then the app's or hook's
+    return fixed, (*info.environment, *owner.environment)
+
+
+def apply_recipe(recipe: EnvRecipe, host_env: Mapping[str, str], cookie: str) -> dict[str, str]:
+    """The caller's environment less glibc's unsafe variables, the recipe's fixed values,
+    the cookie, then the ``environment:`` entries, each seeing the ones before."""
+    fixed, expansions = recipe
+    env = {key: value for key, value in host_env.items() if key not in UNSAFE_ENV}
+    env["SNAP_REEXEC"] = host_env.get("SNAP_REEXEC", "")
+    env.update(fixed)
+    env["SNAP_COOKIE"] = env["SNAP_CONTEXT"] = cookie
+    for key, value in expansions:
+        env[key] = expand_env_value(value, env)
     return env
 
 

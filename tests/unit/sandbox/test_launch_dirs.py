@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from usersnap.dirs import Dirs
-from usersnap.sandbox.launch import find_app_pid, prepare_host_dirs
+from usersnap.sandbox.launch import prepare_host_dirs
+from usersnap.sandbox.process import find_app_pid
 
 
 def make_dirs(tmp_path: Path) -> Dirs:
