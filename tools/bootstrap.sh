@@ -42,3 +42,6 @@ if [[ ! -x .venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; the
     .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
     echo "$want" > "$stamp"
 fi
+# An editable install is not byte-compiled, and PYTHONDONTWRITEBYTECODE (set in some CI
+# images) would make every `usersnap run` compile what it imports.
+.venv/bin/python -m compileall -q usersnap >/dev/null
