@@ -10,12 +10,9 @@ the daemon when nothing answers, serialised by a lock so racing CLIs get one dae
 from __future__ import annotations
 
 import fcntl
-import http.client
 import json
 import os
-import secrets
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,20 +42,112 @@ class Result:
     change: str | None = None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+class _Disconnected(ConnectionError):
+    """The server closed a kept-alive connection before answering."""
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(os.fspath(self._path))
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+
+class _Response:
+    __slots__ = ("data", "keep", "status")
+
+    def __init__(self, status: int, data: bytes, keep: bool) -> None:
+        self.status = status
+        self.data = data
+        self.keep = keep
+
+
+class _UnixHTTP:
+    """Just enough HTTP/1.1 for usersnapd's socket: one request at a time on a kept-alive
+    connection, bodies by Content-Length or chunked.  http.client would cost every
+    command 30 ms of imports (email, ssl) for the same exchange."""
+
+    def __init__(self, path: Path, timeout: float | None) -> None:
+        self._path = path
+        self._timeout = timeout
+        self.sock: socket.socket | None = None
+        self._buf = b""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+        self._buf = b""
+
+    def exchange(self, method: str, target: str, body: _Body, headers: Mapping[str, str]
+                 ) -> _Response:
+        if self.sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(self._timeout)
+                sock.connect(os.fspath(self._path))
+            except BaseException:
+                sock.close()
+                raise
+            self.sock = sock
+        head = [f"{method} {target} HTTP/1.1", "Host: localhost",
+                *(f"{k}: {v}" for k, v in headers.items())]
+        if isinstance(body, bytes):
+            head.append(f"Content-Length: {len(body)}")
+        elif body is not None:
+            head.append("Transfer-Encoding: chunked")
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        if isinstance(body, bytes):
+            self.sock.sendall(body)
+        elif body is not None:
+            for chunk in body:
+                if chunk:
+                    self.sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.sock.sendall(b"0\r\n\r\n")
+        return self._read_response()
+
+    def _fill(self) -> bool:
+        assert self.sock is not None
+        data = self.sock.recv(1 << 16)
+        self._buf += data
+        return bool(data)
+
+    def _line(self) -> bytes:
+        while (end := self._buf.find(b"\r\n")) < 0:
+            if len(self._buf) > 65536:
+                raise ValueError("header line too long")
+            if not self._fill():
+                raise _Disconnected("the connection was closed")
+        line, self._buf = self._buf[:end], self._buf[end + 2:]
+        return line
+
+    def _take(self, size: int) -> bytes:
+        while len(self._buf) < size:
+            if not self._fill():
+                raise ConnectionError("the connection was closed mid-answer")
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+    def _read_response(self) -> _Response:
+        parts = self._line().split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            raise ValueError(f"bad status line {parts!r}")
+        status = int(parts[1])
+        headers: dict[bytes, bytes] = {}
+        while line := self._line():
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        keep = headers.get(b"connection", b"").lower() != b"close"
+        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+            chunks = []
+            while size := int(self._line().split(b";")[0], 16):
+                chunks.append(self._take(size))
+                self._line()
+            while self._line():  # trailers
+                pass
+            data = b"".join(chunks)
+        elif (length := headers.get(b"content-length")) is not None:
+            data = self._take(int(length))
+        elif status in (204, 304) or 100 <= status < 200:
+            data = b""
+        else:  # until the server closes
+            while self._fill():
+                pass
+            data, self._buf, keep = self._buf, b"", False
+        return _Response(status, data, keep)
 
 
 class Client:
@@ -66,7 +155,7 @@ class Client:
 
     def __init__(self, socket_path: Path, *, timeout: float | None = 120.0) -> None:
         self.socket_path = socket_path
-        self._conn = _UnixConnection(socket_path, timeout)
+        self._conn = _UnixHTTP(socket_path, timeout)
 
     def close(self) -> None:
         self._conn.close()
@@ -119,7 +208,7 @@ class Client:
     def post_form(self, path: str, fields: Mapping[str, str]) -> str:
         """POST text ``fields`` as ``multipart/form-data`` with no file, as ``snap try``
         does; returns the change id."""
-        boundary = secrets.token_hex(30)
+        boundary = os.urandom(30).hex()
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         body = b"".join(_form_fields(boundary, fields)) + f"--{boundary}--\r\n".encode()
         result = self._call("POST", path, lambda: body, headers)
@@ -134,7 +223,11 @@ class Client:
         on_progress: Callable[[dict[str, object]], None] | None = None,
         poll: float = 0.1,
     ) -> dict[str, object]:
-        """Poll the change until it is ready; one that did not end ``Done`` raises its ``err``."""
+        """Poll the change until it is ready; one that did not end ``Done`` raises its ``err``.
+
+        Polls soon at first (most changes take milliseconds), then every ``poll`` seconds.
+        """
+        delay = min(0.005, poll)
         while True:
             change = self.get(f"/v2/changes/{quote(change_id, safe='')}")
             if not isinstance(change, dict):
@@ -149,7 +242,8 @@ class Client:
                 if isinstance(err, str) and err:
                     raise UsersnapError(err)
                 raise UsersnapError(f'change finished in status "{status}" with no error message')
-            time.sleep(poll)
+            time.sleep(delay)
+            delay = min(delay * 2, poll)
 
     def _call(
         self, method: str, target: str, body: Callable[[], _Body], headers: dict[str, str],
@@ -160,21 +254,27 @@ class Client:
         reused = self._conn.sock is not None
         while True:
             try:
-                self._conn.request(method, target, body=body(), headers=headers)
-                response = self._conn.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
+                response = self._conn.exchange(method, target, body(), headers)
+            except _Disconnected as err:
                 self._conn.close()
                 if reused:
                     reused = False
                     continue
                 raise self._unreachable(err) from err
-            except (OSError, http.client.HTTPException) as err:
+            except (BrokenPipeError, ConnectionResetError) as err:
+                self._conn.close()
+                if reused:
+                    reused = False
+                    continue
+                raise self._unreachable(err) from err
+            except (OSError, ValueError) as err:
                 self._conn.close()
                 raise self._unreachable(err) from err
+            if not response.keep:
+                self._conn.close()
             if raw and response.status == 200:
-                return Result(data)
-            return _decode(response.status, data)
+                return Result(response.data)
+            return _decode(response.status, response.data)
 
     def _unreachable(self, err: Exception) -> DaemonError:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
@@ -279,6 +379,8 @@ def _last_line(log: Path, offset: int) -> str:
 
 
 def _start(dirs: Dirs, argv: Sequence[str], timeout: float) -> None:
+    import subprocess  # only when the daemon has to be started
+
     with dirs.daemon_log.open("ab") as log:
         offset = log.tell()
         proc = subprocess.Popen(
