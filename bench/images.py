@@ -24,7 +24,7 @@ from pathlib import Path
 from bench.errors import BenchError
 
 #: Bumped whenever a generator changes, so that its cached images are rebuilt.
-GENERATOR_VERSION = {"big": 3, "tree": 4, "meta": 3, "noop": 3}
+GENERATOR_VERSION = {"big": 3, "tree": 4, "meta": 3, "noop": 3, "small": 1}
 BLOCK = 128 * 1024
 
 TEXT_SOURCES = (*sorted(glob.glob("/usr/lib/python3.*")), "/usr/share/perl", "/usr/include")
@@ -35,16 +35,20 @@ BINARY_SOURCES = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/u
 @dataclass(frozen=True)
 class ImageSpec:
     """One generated snap.  ``kind`` is ``big`` (one file), ``tree`` (a snap-like tree
-    of files of realistic sizes), ``meta`` (many tiny files: mount cost per inode) or
-    ``noop`` (a snap whose app is the host's ``true``: launch overhead)."""
+    of files of realistic sizes), ``meta`` (many tiny files: mount cost per inode),
+    ``noop`` (a snap whose app is the host's ``true``: launch overhead) or ``small`` (one
+    of many small app snaps, told apart by ``index``: memory per installed snap)."""
 
     kind: str
     comp: str
     size_mib: int = 0
     files: int = 0
+    index: int = 0
 
     @property
     def name(self) -> str:
+        if self.kind == "small":
+            return f"bench-small-{self.index}"
         return f"bench-{self.kind}-{self.comp}" if self.kind != "noop" else "bench-noop"
 
     def key(self) -> str:
@@ -175,7 +179,17 @@ def make_noop(root: Path, spec: ImageSpec) -> None:
     hello.chmod(0o755)
 
 
-MAKERS = {"big": make_big, "tree": make_tree, "meta": make_meta, "noop": make_noop}
+def make_small(root: Path, spec: ImageSpec) -> None:
+    """A small app snap: the host's ``true`` and ``spec.files`` text files of a few KiB."""
+    make_noop(root, spec)
+    rng = random.Random(spec.index)
+    (root / "share").mkdir()
+    for i in range(spec.files):
+        (root / "share" / f"f{i:03d}.txt").write_bytes(rng.randbytes(rng.randrange(512, 8192)))
+
+
+MAKERS = {"big": make_big, "tree": make_tree, "meta": make_meta, "noop": make_noop,
+          "small": make_small}
 APPS = {"noop": {"bench-noop": "bin/true", "hello": "bin/hello"}}
 
 

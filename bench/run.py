@@ -36,7 +36,7 @@ from bench import images, launch, mounts, profile, report, workloads
 from bench.errors import BenchError
 from bench.images import BuiltImage, ImageSpec
 from bench.mounts import Filesystem, Squashfuse, Usersnap, drop_page_cache
-from bench.report import Results
+from bench.report import MANY_READ, MANY_START, Results
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,12 +50,13 @@ class Config:
     launch_runs: int     # per command per round
     import_runs: int
     profile_runs: int
+    many_snaps: int      # small snaps added to measure memory per installed snap
 
 
 FULL = Config(big_mib=200, tree_files=8000, meta_files=48000, rounds=5, launch_runs=20,
-              import_runs=10, profile_runs=5)
+              import_runs=10, profile_runs=5, many_snaps=40)
 QUICK = Config(big_mib=12, tree_files=600, meta_files=3000, rounds=1, launch_runs=3,
-               import_runs=2, profile_runs=1)
+               import_runs=2, profile_runs=1, many_snaps=5)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -243,8 +244,23 @@ def _run(args: argparse.Namespace, cfg: Config, rounds: int, comps: list[str], p
         workloads.timed_shell(f"find '{us.tree(meta)}' -type f | wc -l")
         _memory(res, "after reading every image once (one daemon)", us, big[c0])
 
+        _log(f"memory: {cfg.many_snaps} more small snaps in the same usersnapd")
+        smalls = [images.build(ImageSpec("small", c0, files=50, index=i), args.cache,
+                               usersnap_cli, rebuild=args.rebuild)
+                  for i in range(cfg.many_snaps)]
+        for small in smalls:
+            us.install(small)
+        us.restart()
+        _memory(res, MANY_START.format(n=len(smalls)), us, big[c0])
+        for small in smalls:
+            workloads.timed_shell(f"tar cf - -C '{us.tree(small)}' . | wc -c")
+        _memory(res, MANY_READ.format(n=len(smalls)), us, big[c0])
+
         _log("launch: checks, imports, stages")
         launch.check_app_runs(usersnap_cli, us.env)
+        # Warm, as in the launch rounds: installs since then changed state.json, so the
+        # next run plans and records again (sandbox/runcache.py).
+        launch.spawn_seconds((str(usersnap_cli), "run", launch.NOOP_SNAP), us.env)
         res.imports = launch.import_times(python, ["-m", "usersnap", "run", launch.NOOP_SNAP],
                                           us.env, cfg.import_runs)
         res.stages = launch.launch_stages(python, us.env, cfg.import_runs)
