@@ -24,7 +24,7 @@ import functools
 import logging
 import os
 import stat
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         XAttrNameT,
     )
 
-    from usersnap.snapfile.source import Inode
+    from usersnap.snapfile.source import Inode, SnapSource
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,10 @@ T = TypeVar("T")
 READ_THREADS = 4
 #: Directory entries kept as name indexes so that repeated lookups need no thread.
 INDEX_ENTRIES = 32768
+#: A cold opendir also lists the directory's subdirectories, breadth first, up to this
+#: many entries, in the same worker-thread call: a walk (find, tar, ls -R) opens them
+#: next, and a thread hop per directory was a large part of a cold find (py-spy).
+LIST_AHEAD_ENTRIES = 2048
 #: Image inodes whose reply attributes are kept ready: readdirplus sends every entry of a
 #: directory on each listing, and building the reply was most of its cost (~200 B each).
 ATTR_ENTRIES = 16384
@@ -126,6 +130,26 @@ class _IndexCache:
             _, (old, _names) = self._maps.popitem(last=False)
             self._size -= len(old) + 1
         return found
+
+
+def _list_ahead(image: SnapSource, inode: Inode, budget: int
+                ) -> list[tuple[int, list[tuple[bytes, Inode]]]]:
+    """``inode``'s listing, then those of the directories below it, breadth first, while
+    they fit in ``budget`` entries; a subdirectory that cannot be listed is left for
+    when it is opened (and reports its damage then)."""
+    out = [(inode.number, image.listdir(inode))]
+    budget -= len(out[0][1])
+    queue = deque(child for _, child in out[0][1] if child.is_dir)
+    while queue and budget > 0:
+        child = queue.popleft()
+        try:
+            listing = image.listdir(child)
+        except (SnapFileError, OSError):
+            continue
+        out.append((child.number, listing))
+        budget -= len(listing) + 1
+        queue.extend(grandchild for _, grandchild in listing if grandchild.is_dir)
+    return out
 
 
 @dataclass(eq=False, slots=True)
@@ -212,15 +236,21 @@ class SnapFS(pyfuse3.Operations):
             return await self._io(parent, lambda: image.lookup(inode, name))
         return (await self._listing(parent))[1].get(name)
 
-    async def _listing(self, node: ImageNode) -> _Listing:
-        """An immutable directory's listing, from memory when it was used lately."""
+    async def _listing(self, node: ImageNode, *, ahead: bool = False) -> _Listing:
+        """An immutable directory's listing, from memory when it was used lately;
+        ``ahead`` (opendir: a walk) also lists the directories below (``_list_ahead``),
+        which a path lookup (an app opening its files) does not need."""
         if node.rev.closed:
             raise FUSEError(errno.ENOENT)
         key = (node.rev.slot, node.inode.number)
         found = self._index.get(key)
         if found is None:
             image, inode = node.rev.image, node.inode
-            found = self._index.put(key, await self._io(node, lambda: image.listdir(inode)))
+            budget = LIST_AHEAD_ENTRIES if ahead else 0
+            listings = await self._io(node, lambda: _list_ahead(image, inode, budget))
+            found = self._index.put(key, listings[0][1])
+            for number, listing in listings[1:]:
+                self._index.put((node.rev.slot, number), listing)
         return found
 
     # -- lookups and attributes ---------------------------------------------------------
@@ -342,7 +372,7 @@ class SnapFS(pyfuse3.Operations):
                 if node.rev.mutable:  # a tried directory: list it as it is now
                     listing = await self._io(node, lambda: image.listdir(dir_inode))
                 else:
-                    listing = (await self._listing(node))[0]
+                    listing = (await self._listing(node, ahead=True))[0]
             except BaseException:
                 self.tree.drop(node.rev)
                 raise

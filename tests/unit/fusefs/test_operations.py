@@ -94,7 +94,35 @@ async def test_lookups_list_a_directory_once() -> None:
     top = await walk(fs, "demo", "x1")
     for name in (b"bin", b"meta", b"nope", b"bin"):
         await fs.lookup(top.st_ino, name, CTX)  # type: ignore[arg-type]
-    assert img.calls.count("listdir") == 1
+    assert img.calls.count("listdir") == 1  # a path lookup lists nothing ahead
+
+
+async def test_opendir_lists_the_directories_below_ahead() -> None:
+    fs, img = make_fs()
+    top = await walk(fs, "demo", "x1")
+    await fs.releasedir(await fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    assert img.calls.count("listdir") == 4  # x1, then bin, meta and empty ahead
+    for name in ("bin", "meta", "empty"):
+        sub = await walk(fs, "demo", "x1", name)
+        await fs.releasedir(await fs.opendir(sub.st_ino, CTX))  # type: ignore[arg-type]
+    assert img.calls.count("listdir") == 4
+
+
+async def test_listing_ahead_is_bounded_and_skips_damage(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("usersnap.fusefs.operations.LIST_AHEAD_ENTRIES", 3)
+    fs, img = make_fs()
+    top = await walk(fs, "demo", "x1")
+    await fs.releasedir(await fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    assert img.calls.count("listdir") == 1  # x1's own three entries used the budget
+    monkeypatch.undo()
+    fs, img = make_fs()
+    meta = dict(img.listings[img.root.number])[b"meta"]
+    img.failures[meta.number] = CorruptImageError("bad listing")
+    top = await walk(fs, "demo", "x1")
+    await fs.releasedir(await fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    meta_entry = await fs.lookup(top.st_ino, b"meta", CTX)  # type: ignore[arg-type]
+    assert await errno_of(fs.opendir(meta_entry.st_ino, CTX)) == errno.EIO  # type: ignore[arg-type]
 
 
 async def test_open_read_release() -> None:
