@@ -98,6 +98,28 @@ def test_home_shows_visible_files_only(us: Usersnap, tmp_path: Path) -> None:
     assert sh(us, f"cat {home}/visible.txt 2>/dev/null || echo gone") == "gone\n"
 
 
+def test_home_symlinks_resolve_like_apparmor(us: Usersnap, tmp_path: Path) -> None:
+    """snapd's AppArmor rules match the path a symlink resolves to: a link (hidden or not)
+    to a hidden entry is denied, a hidden link to a visible file is not.  usersnap leaves
+    top-level links alone and gets the same answers from the covers they resolve into."""
+    home = Path(os.environ["HOME"])
+    (home / "visible.txt").write_text("seen\n")
+    (home / ".ssh").mkdir(exist_ok=True)
+    (home / ".ssh" / "id_test").write_text("secret\n")
+    (home / ".secret").write_text("secret\n")
+    for name, target in ((".ssh-link", ".ssh"), ("keys", ".ssh"), ("abs-keys", f"{home}/.ssh"),
+                         (".secret-link", ".secret"), ("secret-link", ".secret"),
+                         (".dotlink", "visible.txt")):
+        (home / name).symlink_to(target)
+    install_probe(us, tmp_path)
+    script = "; ".join(f"cat {home}/{path} 2>/dev/null || echo denied" for path in (
+        ".ssh-link/id_test", "keys/id_test", "abs-keys/id_test", ".secret-link", "secret-link",
+        ".dotlink"))
+    assert sh(us, script).splitlines() == ["denied"] * 5 + ["seen"]
+    assert sh(us, f"echo x > {home}/keys/planted 2>/dev/null || echo read-only") == "read-only\n"
+    assert sorted(p.name for p in (home / ".ssh").iterdir()) == ["id_test"]
+
+
 def _listener() -> tuple[socket.socket, int]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

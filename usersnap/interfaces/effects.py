@@ -4,12 +4,17 @@ One function per interface in :data:`MOUNTS` (the seccomp side is the snippet fi
 same name, see :mod:`usersnap.seccomp.profiles`).  The planner calls :func:`plan_effects`
 with the connections of the plugs bound to the app or hook being run.
 
+``opengl``: the device nodes, and the host's NVIDIA libraries as :mod:`.gpu` plans them, on
+a tmpfs at /var/lib/snapd/lib (or /var/lib/snapd when the base has no lib/ there, so
+``opengl`` goes right after ``home``: ``desktop`` binds fonts into /var/lib/snapd/hostfs).
+
 ``home``: the home directory is bound read-write, then every top-level hidden entry but
 ``~/snap`` is covered: directories by an empty read-only tmpfs, files by ``/dev/null``
 (a nodev bind, so opening it fails like AppArmor's denial).  Covering keeps new
 non-hidden files in $HOME persistent, which binding only the visible entries into a
-tmpfs would not; hidden symlinks are left alone since what they point to is either
-covered itself, visible anyway or outside the sandbox.
+tmpfs would not; symlinks are left alone: what they resolve to is covered itself,
+visible anyway or outside the sandbox, the answers snapd's AppArmor rules give, which
+match the resolved path.  Not covered: top-level hidden entries the app creates.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from usersnap.interfaces.connect import Conn
+from usersnap.interfaces.gpu import ENV as GPU_ENV
+from usersnap.interfaces.gpu import EXTRA_LIB_DIR, DriverFile
 from usersnap.interfaces.registry import INTERFACES
 from usersnap.meta.model import Plug
-from usersnap.sandbox.ops import Bind, DevBind, Op, RemountRo, RoBind, Tmpfs
+from usersnap.sandbox.ops import Bind, DevBind, Dir, Op, RemountRo, RoBind, Symlink, Tmpfs
 
 #: The sandbox's $SNAP_MOUNT_DIR (``usersnap.sandbox.environment.SNAP_MOUNT_DIR``).
 SNAP_DIR = "/snap"
@@ -46,6 +53,10 @@ class Host:
     home_hidden: tuple[tuple[str, bool], ...] = ()
     #: /dev/video* nodes present on the host
     video_devices: tuple[str, ...] = ()
+    #: the host's NVIDIA driver files (``gpu.plan_driver``) and where the tmpfs holding
+    #: them goes ("": the sandbox's tree has no place for it)
+    gpu_files: tuple[DriverFile, ...] = ()
+    gpu_mount: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,8 @@ class Effects:
     #: ``network`` or ``network-bind`` is connected: the host's network is kept
     share_net: bool
     notices: tuple[str, ...]
+    #: variables the connections add to the app's environment
+    env: Mapping[str, str]
 
 
 Mounts = Callable[[Conn, Host], list[Op]]
@@ -174,7 +187,16 @@ def _desktop(conn: Conn, host: Host) -> list[Op]:
 
 
 def _opengl(conn: Conn, host: Host) -> list[Op]:
-    return [DevBind(p, p, optional=True) for p in ("/dev/dri", "/dev/nvidiactl", "/dev/nvidia0")]
+    ops: list[Op] = [DevBind(p, p, optional=True)
+                     for p in ("/dev/dri", "/dev/nvidiactl", "/dev/nvidia0")]
+    if host.gpu_files and host.gpu_mount:
+        # snap-confine's extra lib dirs exist (empty) even where no file goes
+        ops += [Tmpfs(host.gpu_mount),
+                *(Dir(f"{EXTRA_LIB_DIR}/{d}") for d in ("gl", "gl32", "vulkan", "glvnd"))]
+        ops += [Symlink(f.link, f.dest) if f.link else RoBind(f.src, f.dest)
+                for f in host.gpu_files]
+        ops.append(RemountRo(host.gpu_mount))
+    return ops
 
 
 def _camera(conn: Conn, host: Host) -> list[Op]:
@@ -218,12 +240,16 @@ def plan_effects(conns: Iterable[Conn], bound: Iterable[str], plugs: Mapping[str
     ops: list[Op] = []
     late: list[Op] = []
     notices: list[str] = []
-    for conn in sorted(mine, key=lambda c: (c.interface != "home", c.key)):
+    for conn in sorted(mine, key=lambda c: (c.interface != "home", c.interface != "opengl",
+                                            c.key)):
         for op in MOUNTS.get(conn.interface, _none)(conn, host):
             # the covers' remounts come after every bind that may land below them
             (late if isinstance(op, RemountRo) else ops).append(op)
         limitation = INTERFACES[conn.interface].limitation \
             if conn.interface in INTERFACES else ""
+        if conn.interface == "opengl" and host.gpu_files and not host.gpu_mount:
+            limitation = ("the host's NVIDIA libraries are not shown: the base has no "
+                          "/var/lib/snapd to hold them")
         if limitation:
             notices.append(f'interface "{conn.interface}" is connected but {limitation} '
                            "(usersnap runs rootless)")
@@ -233,7 +259,8 @@ def plan_effects(conns: Iterable[Conn], bound: Iterable[str], plugs: Mapping[str
             notices.append(f'plug "{name}" ("{plug.interface}" interface) is not supported '
                            "by usersnap and stays disconnected")
     interfaces = frozenset(c.interface for c in mine)
+    gpu = "opengl" in interfaces and bool(host.gpu_files and host.gpu_mount)
     return Effects(ops=(*ops, *late), interfaces=interfaces,
                    share_net=bool(interfaces & {"network", "network-bind"}),
-                   notices=tuple(notices))
+                   notices=tuple(notices), env=GPU_ENV if gpu else {})
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from usersnap.interfaces.gpu import EXTRA_LIB_DIR, driver_root, driver_sources, read_driver
 from usersnap.meta.model import frozen_map
 from usersnap.sandbox.environment import dpkg_arch
 from usersnap.sandbox.plan import ETC_FROM_BASE, ETC_FROM_NEW_BASES, Entry, EntryKind, HostFacts
@@ -129,7 +130,9 @@ def fact_sources(base_tree: Path | None, snapctl_dir: Path | None = None,
     root = "/" if base_tree is None else str(base_tree)
     paths = [root, posixpath.join(root, "var"), "/etc/os-release", "/etc/resolv.conf", "/dev",
              *(posixpath.join(root, m.lstrip("/")) for m in ("/usr/lib/snapd", "/usr/local/bin")),
-             *ETC_FROM_BASE, *ETC_FROM_NEW_BASES]
+             *ETC_FROM_BASE, *ETC_FROM_NEW_BASES,
+             *driver_sources(dpkg_arch(), driver_root(os.environ)),
+             *(posixpath.join(root, d.lstrip("/")) for d in (EXTRA_LIB_DIR, "/var/lib/snapd"))]
     if snapctl_dir is not None:
         paths.append(str(snapctl_dir / "snapctl"))
     if home is not None:
@@ -162,4 +165,5 @@ def gather_host_facts(base_tree: Path | None, snapctl_dir: Path | None = None,
         snapctl_mount=mount,
         home_hidden=_home_hidden(home),
         video_devices=_video_devices(),
+        gpu=read_driver(dpkg_arch(), root, driver_root(os.environ)),
     )

@@ -46,7 +46,7 @@ def prepare_launch(spec: SandboxSpec, bwrap: str | None = None) -> Launch:
     programs = seccomp_paths(spec)
     hardening = Hardening(
         seccomp_programs=len(programs),
-        disable_userns=not spec.layout_ops and bwrap_supports(bwrap, "--disable-userns"),
+        disable_userns=bwrap_supports(bwrap, "--disable-userns"),
     )
     return Launch(spec.instance, bwrap, head_options(spec, hardening), spec.cwd, programs,
                   spec.notices)

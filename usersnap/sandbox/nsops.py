@@ -8,8 +8,11 @@ app planted there never redirects the creation: a symlink on the way is an error
 the layout.
 
 The rest happens once bwrap has built the namespace and waits on ``--block-fd``: a
-child of the launcher joins the sandbox's user and mount namespaces (the user owns
-them, so it has every capability there), takes the sandbox's root as its own and
+child of the launcher joins the sandbox's mount namespace and the user namespace that
+owns it (the user owns that one, so it has every capability there; with
+``--disable-userns`` the sandbox's process already sits in a nested user namespace
+without any over the mounts, so the owner is asked of the mount namespace,
+``NS_GET_USERNS``, not taken from the process), takes the sandbox's root as its own and
 performs the :data:`~usersnap.sandbox.ops.NsOp` list with plain mount(2) calls.  A
 failure comes back through a pipe; the launcher then kills the sandbox before the app
 ever runs.  A writable mimic is snapd's: the directory bound aside (under /run, the
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import posixpath
 import stat
@@ -40,6 +44,8 @@ from usersnap.sandbox.ops import Bind, Dir, File, Mimic, NsOp, RemountRo, Symlin
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+#: ioctl on a namespace fd: a new fd of the user namespace owning it (linux/nsfs.h)
+NS_GET_USERNS = 0xB701
 #: where a mimic's original is kept while it is re-created (snapd: /tmp/.snap)
 KEEP_DIR = "/run/.usersnap-mimic"
 #: bwrap builds a namespace in milliseconds; a slow disk or FUSE may take longer
@@ -296,9 +302,9 @@ def apply_in_namespace(pid: int, ops: Sequence[NsOp]) -> bool:
         return False
     opened: list[int] = []
     try:
-        for name, flags in (("ns/user", os.O_RDONLY), ("ns/mnt", os.O_RDONLY),
-                            ("root", os.O_PATH | os.O_DIRECTORY)):
+        for name, flags in (("ns/mnt", os.O_RDONLY), ("root", os.O_PATH | os.O_DIRECTORY)):
             opened.append(os.open(f"/proc/{pid}/{name}", flags | os.O_CLOEXEC))
+        opened.insert(0, fcntl.ioctl(opened[0], NS_GET_USERNS))
     except OSError as err:
         for fd in opened:
             os.close(fd)

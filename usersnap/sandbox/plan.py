@@ -51,6 +51,7 @@ from usersnap.errors import SandboxError
 from usersnap.interfaces.connect import Conn, auto_connect, bound_plugs, plugs_of
 from usersnap.interfaces.effects import Host as EffectsHost
 from usersnap.interfaces.effects import plan_effects
+from usersnap.interfaces.gpu import HostDriver, plan_driver
 from usersnap.meta.model import App, Hook, SnapInfo, frozen_map
 from usersnap.sandbox.command import app_argv, hook_argv, shell_argv
 from usersnap.sandbox.environment import (
@@ -124,6 +125,8 @@ class HostFacts:
     home_hidden: tuple[tuple[str, bool], ...] = ()
     #: the host's /dev/video* nodes (``camera``)
     video_devices: tuple[str, ...] = ()
+    #: the host's NVIDIA driver (``opengl``)
+    gpu: HostDriver = field(default_factory=HostDriver)
 
 
 #: Top-level names never taken from the base: set up explicitly below.
@@ -249,7 +252,8 @@ def plan_sandbox(
         EffectsHost(snap=info.name, revision=revision, home=home, uid=dirs.uid,
                     mount=str(dirs.mount), data=str(dirs.data_dir(info.name).parent),
                     host_env=host_env, home_hidden=facts.home_hidden,
-                    video_devices=facts.video_devices),
+                    video_devices=facts.video_devices, gpu_mount=facts.gpu.mount_at,
+                    gpu_files=plan_driver(facts.gpu, arch=facts.arch, base=base_name(info))),
     )
     *base_ops, last = sandbox_ops(
         info, dirs, facts=facts, base_tree=base_tree,
@@ -258,7 +262,11 @@ def plan_sandbox(
     ops = (*base_ops, *effects.ops, last)
     spec = SandboxSpec(
         instance=info.name, revision=revision, uid=dirs.uid, gid=facts.gid, ops=ops,
-        env=frozen_map(env), argv=tuple(argv), notices=(*notices, *effects.notices),
+        # what snap-confine sets, which the snap's own ``environment:`` overrides
+        env=frozen_map({**env, **{key: value for key, value in effects.env.items()
+                                  if key not in dict((*info.environment, *owner.environment))}}),
+        argv=tuple(argv),
+        notices=(*notices, *effects.notices),
         interfaces=effects.interfaces,
         # classic and devmode snaps are not confined to their interfaces (snapd: no or
         # complain-mode AppArmor)

@@ -28,11 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     layout.add_argument("--ops", action="store_true",
                         help="also print what usersnap does to realise them")
     seccomp = sub.add_parser(
-        "seccomp", help="print the seccomp profile of a snap's app",
-        description="Print the seccomp profile the app of the snap's current revision runs "
-                    "under: the template, then the snippet of each connected interface, "
-                    "each after a '# source:' line.")
-    seccomp.add_argument("target", metavar="NAME[.APP]")
+        "seccomp", help="print the seccomp profile of a snap's app or hook",
+        description="Print the seccomp profile the app (or, for NAME.hook.HOOK, the hook) "
+                    "of the snap's current revision runs under: the template, then the "
+                    "snippet of each connected interface, each after a '# source:' line. "
+                    "NAME.hook.HOOK is snapd's security tag snap.NAME.hook.HOOK.")
+    seccomp.add_argument("target", metavar="NAME[.APP]|NAME.hook.HOOK")
 
 
 def paths(dirs: Dirs) -> dict[str, str]:
@@ -90,7 +91,8 @@ def layout(name: str, *, ops: bool) -> list[str]:
 
 
 def seccomp_profile(target: str) -> str:
-    """The profile ``usersnap run TARGET`` loads, planned the way the launch plans it."""
+    """The profile ``usersnap run TARGET`` (or the hook ``NAME.hook.HOOK``) loads, planned
+    the way the launch plans it."""
     from usersnap.errors import NotFoundError
     from usersnap.sandbox.installed import plan_installed
     from usersnap.seccomp.profiles import render_profile
@@ -99,6 +101,14 @@ def seccomp_profile(target: str) -> str:
     app_name = app_name or name
     dirs = Dirs.from_env()
     snap = load_installed(dirs, name, action="inspect")
+    if app_name.startswith("hook."):  # app names have no dots: snap.NAME.hook.HOOK's form
+        hook_name = app_name.removeprefix("hook.")
+        hook = snap.info.hooks.get(hook_name)
+        if hook is None:
+            raise NotFoundError(f'cannot find hook "{hook_name}" in "{name}"')
+        spec = plan_installed(dirs, snap.info, snap.revision, snap.base_tree, hook=hook,
+                              host_env={})
+        return render_profile(spec.interfaces, confinement=snap.info.confinement)
     app = snap.info.apps.get(app_name)
     if app is None:
         raise NotFoundError(f'cannot find app "{app_name}" in "{name}"')
