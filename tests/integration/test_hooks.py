@@ -207,8 +207,8 @@ def test_snapctl_from_an_app_commits_at_once(us: Usersnap, tmp_path: Path) -> No
                  "snapctl is-connected nope; echo rc=$?; snapctl services; "
                  "snapctl get :p x; echo rc=$?; snapctl nonsense; echo rc=$?", check=False)
     assert out.stdout.splitlines() == ["1", "{", '\t"s": "x"', "}", "rc=1",
-                                       "Service    Startup  Current  Notes",
-                                       "hooky.svc  enabled  active   -",
+                                       "Service    Startup  Current   Notes",
+                                       "hooky.svc  enabled  inactive  -",
                                        "rc=1", "rc=1"]
     assert [line for line in out.stderr.splitlines() if not line.startswith("usersnap: ")] == [
         'error: error running snapctl: snap "hooky" has no plug or slot named "nope"',

@@ -114,7 +114,7 @@ def test_install_list_info_revert_remove(snap: Real) -> None:
         "hooky  2.0      x2   -         -          -"]
     info = ok(snap("info", "hooky"))
     assert info.startswith("name:      hooky\nsummary:   hooks\n")
-    assert "commands:\n  - hooky.sh\nservices:\n  hooky.svc: oneshot, enabled, active\n" in info
+    assert "commands:\n  - hooky.sh\nservices:\n  hooky.svc: oneshot, enabled, inactive\n" in info
     assert "installed:    2.0 (x2)" in info
     assert ok(snap("revert", "hooky")) == "hooky reverted to 1.0\n"
     changes = ok(snap("changes")).splitlines()
@@ -192,7 +192,7 @@ def test_interfaces_services_warnings_aliases(snap: Real) -> None:
     assert ok(snap("connections", "hooky")).splitlines()[2] == \
         "network    hooky:network  :network  manual"
     assert ok(snap("services")).splitlines() == [
-        "Service    Startup  Current  Notes", "hooky.svc  enabled  active   -"]
+        "Service    Startup  Current   Notes", "hooky.svc  enabled  inactive  -"]
     no_svc = snap("services", "hooky.sh")
     assert no_svc.returncode == 1 and 'has no service "sh"' in no_svc.stderr
     assert ok(snap("warnings")) == "No warnings.\n"

@@ -166,8 +166,9 @@ def test_daemon_killed_services_come_back_without_orphans(us: Usersnap) -> None:
     assert old is not None
     old_tree = [old, *descendants(old)]
     us.stop_daemon(signal.SIGKILL)
-    # starts a new daemon, which kills the old tree and starts the service again
-    assert row(us, "svcs.ticker") == ["svcs.ticker", "enabled", "active", "-"]
+    # starts a new daemon, which kills the old tree and starts the service again (after
+    # it began serving: the row may come first)
+    wait_for(lambda: row(us, "svcs.ticker") == ["svcs.ticker", "enabled", "active", "-"])
     wait_for(lambda: ticker_pid(us) is not None)
     assert not any(map(alive, old_tree))
 

@@ -392,7 +392,8 @@ class Api:
         if sup is None or not app.daemon:
             return app_json(snap, app, info)
         return app_json(snap, app, info, enabled=sup.enabled(snap, app.name),
-                        active=sup.active(snap, app.name))
+                        active=sup.active(snap, app.name),
+                        listening=sup.listening(snap, app.name))
 
     async def list_apps(self, req: Request, args: list[str]) -> Response:
         """``snap services``: the supervisor's view of each service."""

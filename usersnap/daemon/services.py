@@ -4,14 +4,16 @@
 :mod:`usersnap.daemon.supervisor` applies: durations, restart conditions as systemd's
 ``Restart=`` table has them, the start rate limit, stop signals and start order.
 Activators come from snap.yaml as snapd derives them (``snap.AppInfo``: sockets, timer,
-D-Bus activation), so the Notes column is right even though usersnap activates none.
+D-Bus activation).
 """
 
 from __future__ import annotations
 
 import re
 import signal
+import socket
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from usersnap.errors import UsersnapError
@@ -19,25 +21,39 @@ from usersnap.meta.model import App, SnapInfo
 
 
 def app_json(snap: str, app: App, info: SnapInfo, *, enabled: bool = False,
-             active: bool = False) -> dict[str, object]:
+             active: bool = False, listening: bool = False) -> dict[str, object]:
+    """``listening``: its timer or sockets are armed (the .timer/.socket unit active)."""
     out: dict[str, object] = {"snap": snap, "name": app.name}
     if app.desktop:
         out["desktop-file"] = app.desktop
     if not app.daemon:
         return out
+    unit = {"active": listening, "enabled": enabled}
     activators: list[dict[str, object]] = [
-        {"name": name, "type": "socket", "active": False, "enabled": False}
-        for name in sorted(app.sockets)]
+        {"name": name, "type": "socket", **unit} for name in sorted(app.sockets)]
     if app.timer:
-        activators.append({"name": app.name, "type": "timer", "active": False,
-                           "enabled": False})
+        activators.append({"name": app.name, "type": "timer", **unit})
     for slot in app.activates_on:
-        activators.append({"name": slot, "type": "dbus", "active": False, "enabled": False})
+        # snapd names it by the bus name and reports it enabled and active
+        activators.append({"name": info.slots[slot].attrs.get("name", slot), "type": "dbus",
+                           "active": True, "enabled": True})
     out.update({"daemon": app.daemon, "daemon-scope": app.daemon_scope or "system",
                 "enabled": enabled, "active": active})
     if activators:
         out["activators"] = activators
     return out
+
+
+def activated(app: App) -> bool:
+    """Started by its timer or sockets, not at once: snapd's unit for such a service
+    has no ``[Install]`` section; ``start`` arms the activators instead.  (D-Bus
+    activation cannot be honoured: those services are started at once.)"""
+    return bool(app.timer or app.sockets)
+
+
+def remains_after_exit(app: App) -> bool:
+    """snapd sets ``RemainAfterExit=yes`` only for a oneshot with a ``stop-command``."""
+    return app.daemon == "oneshot" and bool(app.stop_command)
 
 
 def services(info: SnapInfo) -> list[App]:
@@ -193,6 +209,45 @@ def stop_signal(stop_mode: str) -> tuple[signal.Signals, bool]:
     mode = stop_mode or "sigterm"
     every = mode.endswith("-all")
     return _STOP_SIGNALS.get(mode.removesuffix("-all"), signal.SIGTERM), every
+
+
+# --- sockets --------------------------------------------------------------------------
+
+#: the lowest port an unprivileged process may bind unless the sysctl
+#: ``net.ipv4.ip_unprivileged_port_start`` says otherwise
+UNPRIVILEGED_PORT_START = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """What systemd's ``ListenStream=`` binds for a ``listen-stream`` value."""
+
+    family: socket.AddressFamily
+    #: a path, an abstract name (starting with NUL) or an IP address
+    host: str
+    port: int = 0
+
+    def describe(self) -> str:
+        if self.family == socket.AF_UNIX:
+            return self.host.replace("\0", "@", 1)
+        return f"[{self.host}]:{self.port}" if self.family == socket.AF_INET6 \
+            else f"{self.host}:{self.port}"
+
+
+def listen_address(value: str, paths: Mapping[str, str]) -> ListenAddress:
+    """A validated ``listen-stream`` -> its address; ``paths`` gives the host directory
+    behind each variable it may start with (``SNAP_DATA``, ``SNAP_COMMON``,
+    ``XDG_RUNTIME_DIR``, ``SNAP_USER_DATA``, ``SNAP_USER_COMMON``).  A bare port listens
+    on every address, IPv4 and IPv6, as ``ListenStream=PORT`` does."""
+    if value.startswith("$"):
+        variable, _, rest = value[1:].partition("/")
+        return ListenAddress(socket.AF_UNIX, f"{paths[variable]}/{rest}")
+    if value.startswith("@"):
+        return ListenAddress(socket.AF_UNIX, "\0" + value[1:])
+    host, _, port = value.rpartition(":")
+    if host == "127.0.0.1":
+        return ListenAddress(socket.AF_INET, host, int(port))
+    return ListenAddress(socket.AF_INET6, host.strip("[]") or "::", int(port))
 
 
 # --- order ----------------------------------------------------------------------------

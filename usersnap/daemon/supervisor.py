@@ -8,6 +8,10 @@ own, watched by a trio task that copies its output into the service's log
 signal, waits ``stop-timeout``, then SIGKILLs the whole tree, and runs
 ``post-stop-command``.
 
+A service with a ``timer`` or ``sockets`` is activated, as snapd's units are: starting it
+arms its activators (:mod:`usersnap.daemon.activators`), and the timer's time or a
+pending connection starts the service, which gets the listening sockets.
+
 What survives the daemon: which services are disabled (``<root>/services.json``,
 systemd's enablement) and, in the runtime directory, which run now and their launcher's
 pid and start time (``<runtime>/services.json``).  A new daemon kills what a dead one
@@ -22,6 +26,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +37,12 @@ from typing import Any
 
 import trio
 
+from usersnap.daemon.activators import (
+    DEFAULT_SOCKET_MODE,
+    SocketError,
+    TimerClock,
+    open_listener,
+)
 from usersnap.daemon.logs import LogWriter, log_path
 from usersnap.daemon.services import (
     DEFAULT_RESTART_DELAY,
@@ -39,8 +50,11 @@ from usersnap.daemon.services import (
     DEFAULT_STOP_TIMEOUT,
     Outcome,
     StartLimit,
+    activated,
+    listen_address,
     outcome_of,
     parse_duration,
+    remains_after_exit,
     should_restart,
     start_order,
     stop_signal,
@@ -50,6 +64,7 @@ from usersnap.daemon.svcrun import notify_name
 from usersnap.dirs import Dirs
 from usersnap.errors import AppNotFoundError, SnapNotFoundError, UsersnapError
 from usersnap.meta.model import App, SnapInfo
+from usersnap.meta.schedule import Schedule, ScheduleError, next_fire, parse_schedule
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +97,10 @@ class Service:
     pinged: float = 0.0
     #: why the supervisor killed it: "timeout" (start) or "watchdog", "" otherwise
     forced: str = ""
+    #: its activators' task while they are armed (systemd's .timer/.socket active)
+    listener: trio.CancelScope | None = None
+    #: the listening sockets' fds and names, passed to each run (LISTEN_FDS)
+    listen_fds: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def sid(self) -> str:
@@ -102,6 +121,7 @@ class Supervisor:
         self.services: dict[str, Service] = {}
         self.nursery: trio.Nursery | None = None
         self.disabled: set[str] = set(_read_json(self._enabled_file).get("disabled", []))
+        self.clock = TimerClock.from_env()
 
     # -- persistence --------------------------------------------------------------
 
@@ -119,7 +139,8 @@ class Supervisor:
     def _save_running(self) -> None:
         running = {s.sid: {"pid": s.proc.pid, "start": start_time(s.proc.pid)}
                    for s in self.services.values() if s.proc is not None and s.wanted}
-        wanted = sorted(s.sid for s in self.services.values() if s.wanted and not s.exited_ok)
+        wanted = sorted(s.sid for s in self.services.values()
+                        if (s.wanted and not s.exited_ok) or s.listener is not None)
         exited = sorted(s.sid for s in self.services.values() if s.exited_ok)
         _write_json(self._running_file, {"running": running, "wanted": wanted,
                                          "exited": exited})
@@ -148,10 +169,16 @@ class Supervisor:
         svc = self.services.get(f"{snap}.{app}")
         return svc is not None and svc.active
 
+    def listening(self, snap: str, app: str) -> bool:
+        """Its timer (or sockets) armed."""
+        svc = self.services.get(f"{snap}.{app}")
+        return svc is not None and svc.listener is not None
+
     def busy(self) -> bool:
-        """A service runs or is to be restarted: the daemon must stay."""
+        """A service runs, is to be restarted or waits for its timer: the daemon must
+        stay (systemd is always there to fire a timer)."""
         return any(s.proc is not None or (s.wanted and not s.exited_ok)
-                   for s in self.services.values())
+                   or s.listener is not None for s in self.services.values())
 
     def writer(self, sid: str) -> LogWriter:
         return LogWriter(log_path(self.dirs.logs, sid))
@@ -212,8 +239,18 @@ class Supervisor:
             path.unlink(missing_ok=True)
 
     async def start(self, snap: str, name: str) -> None:
+        """``systemctl start``; for an activated service, of its timer (or sockets)."""
         app, revision = self._app(snap, name)
         svc = self.services.setdefault(f"{snap}.{name}", Service(snap, name))
+        if activated(app):
+            await self._arm(svc, app, revision)
+            return
+        if app.activates_on and not svc.active:
+            self.note(svc.sid, "D-Bus activation (activates-on) is not available without "
+                               "root: started at once instead.")
+        await self._start_unit(svc, app, revision)
+
+    async def _start_unit(self, svc: Service, app: App, revision: str) -> None:
         if svc.active:
             return
         svc.limit.reset()
@@ -221,6 +258,118 @@ class Supervisor:
         svc.wanted = True
         svc.restarts = 0
         await self._spawn(svc, app, revision)
+
+    async def _arm(self, svc: Service, app: App, revision: str) -> None:
+        """Start the service's timer and socket units."""
+        if svc.listener is not None:
+            return
+        assert self.nursery is not None
+        try:
+            schedules = parse_schedule(app.timer) if app.timer else []
+        except ScheduleError as err:  # validated at install: a snap tried live
+            raise ServiceError(f"cannot start the timer of {svc.sid}: {err}") from err
+        sockets = self._open_sockets(svc, app, revision)
+        await self.nursery.start(self._activators, svc, app, schedules, sockets)
+        self._save_running()
+
+    def _open_sockets(self, svc: Service, app: App, revision: str) -> dict[str, socket.socket]:
+        data, user = self.dirs.data_dir(svc.snap), self.dirs.user_data_dir(svc.snap)
+        paths = {"SNAP_DATA": f"{data}/{revision}", "SNAP_COMMON": f"{data}/common",
+                 "SNAP_USER_DATA": f"{user}/{revision}", "SNAP_USER_COMMON": f"{user}/common",
+                 "XDG_RUNTIME_DIR": str(self.dirs.xdg_runtime(svc.snap))}
+        opened: dict[str, socket.socket] = {}
+        try:
+            for name, attrs in sorted(app.sockets.items()):
+                mode = attrs.get("socket-mode")
+                address = listen_address(str(attrs.get("listen-stream")), paths)
+                opened[name] = open_listener(
+                    address, mode if isinstance(mode, int) else DEFAULT_SOCKET_MODE)
+        except SocketError as err:
+            for sock in opened.values():
+                sock.close()
+            self.note(svc.sid, f"snap.{svc.sid}.socket: Failed to listen: {err}")
+            raise ServiceError(f"cannot start the sockets of {svc.sid}: {err}") from err
+        return opened
+
+    def _disarm(self, svc: Service) -> None:
+        if svc.listener is not None:
+            svc.listener.cancel()
+            svc.listener = None
+
+    async def _activators(self, svc: Service, app: App, schedules: list[Schedule],
+                          sockets: dict[str, socket.socket], *,
+                          task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The timer and socket units, until stopped; the sockets are passed to every
+        run of the service meanwhile."""
+        timer = f"Timer {svc.app} for snap application {svc.sid}"
+        try:
+            with trio.CancelScope() as scope:
+                svc.listener = scope
+                svc.listen_fds = [(sock.fileno(), name) for name, sock in sockets.items()]
+                if schedules:
+                    self.note(svc.sid, f"Started {timer}.")
+                for name in sockets:
+                    self.note(svc.sid, f"Listening on Socket {name} for snap application "
+                                       f"{svc.sid}.")
+                task_status.started()
+                async with trio.open_nursery() as nursery:
+                    if schedules:
+                        nursery.start_soon(self._timer, svc, schedules)
+                    if sockets:
+                        nursery.start_soon(self._on_connection, svc, list(sockets.values()))
+        finally:
+            svc.listen_fds = []
+            for name, sock in sockets.items():
+                sock.close()
+                self.note(svc.sid, f"Closed Socket {name} for snap application {svc.sid}.")
+            if schedules:
+                self.note(svc.sid, f"Stopped {timer}.")
+            if svc.listener is not scope:  # disarmed, not the daemon leaving: remember
+                self._save_running()
+
+    async def _activate(self, svc: Service) -> None:
+        """What a timer or a connection starts: the service, unless it runs already
+        (systemd's start of an active unit is a no-op)."""
+        if svc.active:
+            return
+        app, revision = self._app(svc.snap, svc.app)
+        svc.failed = ""
+        svc.wanted = True
+        svc.restarts = 0
+        await self._spawn(svc, app, revision)
+
+    async def _timer(self, svc: Service, schedules: list[Schedule]) -> None:
+        """systemd's ``OnCalendar=`` timer: starts the service at every time the schedule
+        gives."""
+        last = self.clock.now()
+        while True:
+            last = next_fire(schedules, max(last, self.clock.now()), svc.sid)
+            await trio.sleep(self.clock.seconds_until(last))
+            try:
+                await self._activate(svc)
+            except UsersnapError as err:  # in its log already; the timer goes on
+                log.warning("timer of %s: %s", svc.sid, err)
+
+    async def _on_connection(self, svc: Service, sockets: list[socket.socket]) -> None:
+        """systemd's ``Accept=no``: a pending connection starts the service, which gets
+        the listening sockets; they are watched again once it is over.  A service that
+        cannot be started ends the socket unit (``service-start-limit-hit``)."""
+        while True:
+            await _first_readable(sockets)
+            try:
+                await self._activate(svc)
+            except UsersnapError as err:
+                log.warning("socket of %s: %s", svc.sid, err)
+                reason = "service-start-limit-hit" if svc.failed == "start-limit-hit" \
+                    else "resources"
+                self.note(svc.sid, f"snap.{svc.sid}.socket: Failed with result '{reason}'.")
+                self._disarm(svc)
+                return
+            while svc.proc is not None or svc.wanted:
+                if svc.done.is_set():  # between a run and its restart
+                    await trio.sleep(0.1)
+                else:
+                    await svc.done.wait()
 
     async def _spawn(self, svc: Service, app: App, revision: str) -> None:
         assert self.nursery is not None
@@ -254,7 +403,9 @@ class Supervisor:
                 self.note(svc.sid, f"snap.{svc.sid}.service: start operation timed out. "
                                    "Terminating.")
                 kill_tree(proc.pid)
-            if not (svc.exited_ok or svc.ready.is_set()):
+            started = svc.ready.is_set() if app.daemon == "notify" \
+                else svc.done.is_set() and not svc.failed
+            if not started:
                 raise ServiceError(f"service {svc.sid} failed to start: {svc.failed or 'timeout'}")
         self.note(svc.sid, f"Started Service for snap application {svc.sid}.")
 
@@ -295,16 +446,20 @@ class Supervisor:
                     return
 
     async def _open(self, svc: Service, revision: str, command: str = "") -> trio.Process:
-        argv = [sys.executable, "-m", "usersnap.daemon.svcrun", "-r", revision,
-                svc.snap, svc.app]
+        argv = [sys.executable, "-m", "usersnap.daemon.svcrun", "-r", revision]
         if command:
-            argv[3:3] = ["--command", command]
+            argv += ["--command", command]
+        fds = [] if command else svc.listen_fds
+        for fd, name in fds:
+            argv += ["--listen", f"{fd}:{name}"]
+        argv += [svc.snap, svc.app]
         env = {**os.environ, "USERSNAP_ROOT": str(self.dirs.root),
                "USERSNAP_RUNTIME_DIR": str(self.dirs.runtime), "HOME": str(self.dirs.home)}
         try:
             return await trio.lowlevel.open_process(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd="/")
+                stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd="/",
+                pass_fds=[fd for fd, _ in fds])
         except OSError as err:
             raise ServiceError(f"cannot start {svc.sid}: {err.strerror or err}") from err
 
@@ -336,7 +491,7 @@ class Supervisor:
         outcome = Outcome(svc.forced, 0) if svc.forced else outcome_of(proc.returncode)
         svc.proc = None
         if app.daemon == "oneshot" and outcome.clean:
-            svc.exited_ok = True
+            svc.exited_ok = remains_after_exit(app)
         elif svc.wanted:  # a stop says so itself
             self.note(svc.sid, f"snap.{svc.sid}.service: Main process exited, "
                                f"{outcome.describe()}")
@@ -370,10 +525,13 @@ class Supervisor:
             await proc.wait()
 
     async def stop(self, snap: str, name: str) -> None:
+        """``systemctl stop`` of the service and of its timer (or sockets), as snapd's
+        StopServices does."""
         app, revision = self._app(snap, name)
         svc = self.services.get(f"{snap}.{name}")
         if svc is None:
             return
+        self._disarm(svc)
         svc.wanted = False
         svc.exited_ok = False
         proc = svc.proc
@@ -409,8 +567,17 @@ class Supervisor:
             if await self._run_command(svc, revision, "reload", timeout) != 0:
                 raise ServiceError(f"cannot reload {svc.sid}: reload-command failed")
             return
+        await self.restart(snap, name)
+
+    async def restart(self, snap: str, name: str) -> None:
+        """An activated service's activators are restarted, and the service itself only
+        if it was running (snapd's restartServicesByStatus)."""
+        app, revision = self._app(snap, name)
+        was_active = self.active(snap, name)
         await self.stop(snap, name)
         await self.start(snap, name)
+        if activated(app) and was_active:
+            await self._start_unit(self.services[f"{snap}.{name}"], app, revision)
 
     async def _run_command(self, svc: Service, revision: str, command: str,
                            limit: float) -> int:
@@ -466,8 +633,7 @@ class Supervisor:
                 elif reload:
                     await self.reload(snap, app.name)
                 else:
-                    await self.stop(snap, app.name)
-                    await self.start(snap, app.name)
+                    await self.restart(snap, app.name)
 
     async def stop_snap(self, snap: str, *, refresh: bool = False) -> list[str]:
         """Stop the snap's running services (``endure`` ones stay at a refresh); the
@@ -479,7 +645,7 @@ class Supervisor:
         for app in reversed(start_order(list(found[0].services))):
             if refresh and app.refresh_mode == "endure":
                 continue
-            if self.active(snap, app.name):
+            if self.active(snap, app.name) or self.listening(snap, app.name):
                 await self.stop(snap, app.name)
                 stopped.append(app.name)
         return stopped
@@ -496,8 +662,19 @@ class Supervisor:
                 self.set_enabled(snap, [app.name], enabled=False)
             if only is not None and app.name not in only:
                 continue
-            if self.enabled(snap, app.name) and not self.active(snap, app.name):
+            if self.enabled(snap, app.name):
                 await self.start(snap, app.name)
+
+
+async def _first_readable(sockets: list[socket.socket]) -> None:
+    """Wait until one of ``sockets`` has a connection pending."""
+    async with trio.open_nursery() as nursery:
+        async def wait(sock: socket.socket) -> None:
+            await trio.lowlevel.wait_readable(sock)
+            nursery.cancel_scope.cancel()
+
+        for sock in sockets:
+            nursery.start_soon(wait, sock)
 
 
 async def _first(*events: trio.Event) -> None:

@@ -29,6 +29,7 @@ from usersnap.meta.naming import (
     validate_socket_name,
     validate_version,
 )
+from usersnap.meta.schedule import ScheduleError, parse_schedule
 from usersnap.meta.spdx import LicenseError, validate_license
 
 APP_CONTENT = r"[A-Za-z0-9/. _#:$-]*"
@@ -242,8 +243,8 @@ def _validate_app(info: SnapInfo, app: App) -> None:
         if not app.is_service:
             raise _Invalid("timer is only applicable to services")
         try:
-            check_schedule(app.timer)
-        except ValueError as err:
+            parse_schedule(app.timer)
+        except ScheduleError as err:
             raise _Invalid(f"timer has invalid format: {err}") from None
 
 
@@ -389,91 +390,6 @@ def _check_order_cycles(services: Sequence[App]) -> None:
         raise _Invalid(
             "applications are part of a before/after cycle: " + ", ".join(sorted(predecessors))
         )
-
-
-# --- timers -------------------------------------------------------------------------------
-
-_CLOCK = r"([0-9]|0[0-9]|1[0-9]|2[0-3]):([0-5][0-9])|24:00"
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def check_schedule(spec: str) -> None:
-    """``timeutil.ParseSchedule`` (snapd's timer syntax); ValueError has snapd's reason."""
-    for event_set in spec.split(",,"):
-        fragments = event_set.split(",")
-        expect_time = False
-        for fragment in fragments:
-            if not fragment:
-                raise ValueError(f"cannot parse {go_quote(event_set)}: not a valid fragment")
-            if ":" in fragment:
-                _check_clock_span(fragment)
-                expect_time = True
-            elif not expect_time:
-                _check_week_span(fragment)
-            else:
-                raise ValueError(f"cannot parse {go_quote(fragment)}: invalid schedule fragment")
-
-
-def _check_clock(text: str) -> None:
-    if not re.fullmatch(_CLOCK, text):
-        raise ValueError
-
-
-def _check_clock_span(text: str) -> None:
-    rest = text
-    if "/" in text:
-        parts = text.split("/")
-        count = 0
-        if len(parts) == 2:
-            try:
-                count = go_parse_uint(parts[1], 10, 32)
-            except GoNumError:
-                count = 0
-        if count == 0:
-            raise ValueError(f"cannot parse {go_quote(text)}: not a valid interval")
-        rest = parts[0]
-    rest = rest.replace("~", "-", 1)
-    try:
-        if rest == "-":
-            return
-        if "-" in rest:
-            start, _, end = rest.partition("-")
-            _check_clock(start)
-            _check_clock(end)
-        else:
-            _check_clock(rest)
-    except ValueError:
-        raise ValueError(f"cannot parse {go_quote(text)}: not a valid time") from None
-
-
-def _weekday(text: str) -> tuple[int, int]:
-    if len(text) not in (3, 4):
-        raise ValueError
-    position = 0
-    if len(text) == 4:
-        if not "1" <= text[3] <= "5":
-            raise ValueError
-        position = int(text[3])
-    if text[:3] not in _WEEKDAYS:
-        raise ValueError
-    return _WEEKDAYS.index(text[:3]), position
-
-
-def _check_week_span(text: str) -> None:
-    parts = text.split("-")
-    if len(parts) > 2:
-        raise ValueError(f"cannot parse {go_quote(text)}: invalid week span")
-    days = []
-    for part in parts:
-        try:
-            days.append(_weekday(part))
-        except ValueError:
-            raise ValueError(
-                f"cannot parse {go_quote(text)}: {go_quote(part)} is not a valid weekday"
-            ) from None
-    start, end = days[0], days[-1]
-    if start[1] and end[1] and end[1] < start[1]:
-        raise ValueError(f"cannot parse {go_quote(text)}: unsupported schedule")
 
 
 # --- links --------------------------------------------------------------------------------

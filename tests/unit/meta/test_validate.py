@@ -7,7 +7,7 @@ import pytest
 from usersnap.errors import SnapYamlError
 from usersnap.meta import SnapValidationError, parse_snap_yaml, validate_snap
 from usersnap.meta.spdx import LicenseError, validate_license
-from usersnap.meta.validate import check_schedule, url_scheme
+from usersnap.meta.validate import url_scheme
 
 
 def test_error_carries_reason_and_snapd_text() -> None:
@@ -26,29 +26,6 @@ def test_layouts_are_checked_last() -> None:
     with pytest.raises(SnapValidationError) as err:
         validate_snap(info)
     assert err.value.reason == 'layout "/tmp/x" defines a new top-level directory "/tmp"'
-
-
-@pytest.mark.parametrize("spec", [
-    "mon", "mon-fri", "mon1", "mon1-mon", "10:00", "9:00-11:00/2", "23:00~24:00/3",
-    "mon,10:00,,fri,15:00", "mon,wed,10:00,15:00", "24:00",
-])
-def test_valid_schedules(spec: str) -> None:
-    check_schedule(spec)
-
-
-@pytest.mark.parametrize(("spec", "message"), [
-    ("bogus", 'cannot parse "bogus": "bogus" is not a valid weekday'),
-    ("mon,", 'cannot parse "mon,": not a valid fragment'),
-    ("10:00,mon", 'cannot parse "mon": invalid schedule fragment'),
-    ("mon5-mon1", 'cannot parse "mon5-mon1": unsupported schedule'),
-    ("mon-tue-wed", 'cannot parse "mon-tue-wed": invalid week span'),
-    ("25:00", 'cannot parse "25:00": not a valid time'),
-    ("10:00/0", 'cannot parse "10:00/0": not a valid interval'),
-])
-def test_invalid_schedules(spec: str, message: str) -> None:
-    with pytest.raises(ValueError, match="cannot parse") as err:
-        check_schedule(spec)
-    assert str(err.value) == message
 
 
 @pytest.mark.parametrize(("link", "scheme"), [
