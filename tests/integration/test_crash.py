@@ -147,3 +147,119 @@ def test_an_app_reading_the_mount_of_a_killed_daemon_fails_and_does_not_hang(
     assert [d for d in os.listdir("/proc")
             if d.isdigit() and _environ_root(int(d)) == str(us.dirs.root)] == []
     assert sh(us, "cat $SNAP/share/message").stdout == "hello from the image\n"
+
+
+PLUG_YAML = """\
+name: plugger
+version: '1'
+plugs:
+  media:
+    interface: removable-media
+apps:
+  plugger:
+    command: bin/probe
+"""
+PLUG_HOOKS = {f"meta/hooks/{hook}-plug-media": "#!/bin/sh\nexit 0\n"
+              for hook in ("prepare", "connect", "disconnect")}
+
+
+@pytest.fixture
+def plugged(tmp_path: Path) -> Iterator[Usersnap]:
+    """plugger installed, its removable-media plug (with hooks) not connected; daemon
+    stopped."""
+    with usersnap_session() as session:
+        snap = build_snap(tmp_path, PLUG_YAML, {**FILES, **PLUG_HOOKS},
+                          executables=["bin/probe", *PLUG_HOOKS], name="plugger.snap")
+        session.run("install", "--dangerous", str(snap))
+        session.stop_daemon()
+        yield session
+
+
+def media_connected(us: Usersnap) -> bool:
+    """What the state says, checked against what the daemon answers."""
+    stored = any(key.startswith("plugger:media ")
+                 and not value.get("undesired")
+                 for key, value in json.loads(us.state_bytes()).get("conns", {}).items())
+    lines = us.run("connections", "plugger").stdout.splitlines()
+    shown = any(line.split()[:3] == ["removable-media", "plugger:media", ":removable-media"]
+                for line in lines)
+    assert stored == shown, lines
+    return shown
+
+
+def settled(us: Usersnap) -> str:
+    """Wait until no change is in progress; the changes table."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        out = us.run("changes", check=False).stdout
+        if "Doing" not in out and "Undoing" not in out:
+            return out
+        time.sleep(0.2)
+    raise AssertionError(f"changes still in progress: {out}")
+
+
+@pytest.mark.parametrize("point", ["before:run-hook", "after:run-hook", "before:connect",
+                                   "after:connect"])
+def test_kill_9_during_connect(plugged: Usersnap, point: str) -> None:
+    crash(plugged, point, "connect", "plugger:media")
+    assert_consistent(plugged)
+    settled(plugged)
+    media_connected(plugged)  # either way, but the state and the answers agree
+    plugged.run("connect", "plugger:media")  # and nothing is left holding the snap
+    assert media_connected(plugged)
+
+
+@pytest.mark.parametrize("point", ["before:run-hook", "after:run-hook", "before:disconnect",
+                                   "after:disconnect"])
+def test_kill_9_during_disconnect(plugged: Usersnap, point: str) -> None:
+    plugged.run("connect", "plugger:media")
+    plugged.stop_daemon()
+    crash(plugged, point, "disconnect", "plugger:media")
+    assert_consistent(plugged)
+    settled(plugged)
+    media_connected(plugged)
+    plugged.run("disconnect", "plugger:media", check=False)
+    assert not media_connected(plugged)
+
+
+def test_doctor_reports_a_stale_mount_and_the_next_start_clears_it(us: Usersnap) -> None:
+    """After kill -9 of usersnapd its mount is stale (ENOTCONN): doctor says so, with the
+    fix, and the next start clears it without help."""
+    healthy = us.run("doctor", check=False)
+    assert healthy.returncode == 0, healthy.stdout
+    statuses = {line.split()[1]: line.split()[0] for line in healthy.stdout.splitlines()}
+    for check in ("python", "fuse", "fusermount3", "bubblewrap", "seccomp", "mount",
+                  "usersnapd", "disk"):
+        assert statuses[check] == "ok", healthy.stdout
+    us.run("list")
+    us.stop_daemon(signal.SIGKILL)
+    stale = us.run("doctor", check=False).stdout
+    line = next(line for line in stale.splitlines() if line.split()[1] == "mount")
+    assert line.startswith("warning") and "stale FUSE mount" in line
+    assert f"fusermount3 -uz {us.dirs.mount}" in line
+    assert sh(us, "cat $SNAP/share/message").stdout == "hello from the image\n"
+    line = next(line for line in us.run("doctor").stdout.splitlines()
+                if line.split()[1] == "mount")
+    assert line.startswith("ok")
+
+
+def test_racing_clis_start_one_daemon() -> None:
+    """Six CLIs started at once on a root with no usersnapd: all succeed, and one daemon
+    serves them (the start lock, then the root lock)."""
+    with usersnap_session() as session:
+        procs = [subprocess.Popen([sys.executable, "-m", "usersnap", "list"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(6)]
+        outs = [proc.communicate(timeout=60) for proc in procs]
+        assert [proc.returncode for proc in procs] == [0] * 6, outs
+        daemons = [int(d) for d in os.listdir("/proc") if d.isdigit()
+                   and _environ_root(int(d)) == str(session.dirs.root)
+                   and b"usersnap.daemon" in _cmdline(int(d))]
+        assert daemons == [session.daemon_pid()]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

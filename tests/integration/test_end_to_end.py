@@ -257,8 +257,11 @@ def test_killed_daemon_leaves_a_stale_mount_that_the_next_start_clears(
 
 
 @pytest.mark.parametrize("point", ["before:prepare-snap", "after:prepare-snap",
-                                   "after:mount-snap", "after:copy-snap-data",
-                                   "before:link-snap", "after:link-snap", "after:cleanup"])
+                                   "after:mount-snap", "before:run-hook",
+                                   "before:stop-snap-services", "after:stop-snap-services",
+                                   "after:copy-snap-data", "before:link-snap",
+                                   "after:link-snap", "before:start-snap-services",
+                                   "after:cleanup"])
 def test_kill_9_during_install_leaves_old_or_new(us: Usersnap, tmp_path: Path,
                                                   point: str) -> None:
     us.run("install", "--dangerous", str(probe_snap(tmp_path, "1.0", "a.snap")))

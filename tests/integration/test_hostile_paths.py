@@ -3,6 +3,9 @@ between runs must not make usersnap write, copy, delete or bind outside them."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +72,43 @@ def test_a_layout_source_swapped_for_a_symlink_is_not_bound(us: Usersnap, tmp_pa
         'error: cannot set up layout "/etc/planted": cannot use '
         '"/var/snap/planted/x1/planted" as bind-mount source: not a directory')
     assert not (us.dirs.data_dir("planted") / "common" / "w").exists()
+
+
+BIND_PROBE = """
+import ctypes, os, sys
+from usersnap.sandbox.nsops import _bind_by_fd, _NsError
+libc = ctypes.CDLL(None, use_errno=True)
+top = sys.argv[1]
+for src in ("real", "link", "linkdir/real"):
+    dest = f"{top}/dest-{src.replace('/', '-')}"
+    os.mkdir(dest)
+    try:
+        _bind_by_fd(libc, f"{top}/{src}", dest)
+        print(src, "bound", sorted(os.listdir(dest)))
+    except _NsError as err:
+        print(src, "refused", err)
+"""
+
+
+def test_layout_binds_refuse_symlinks_anywhere_on_the_source_path(tmp_path: Path,
+                                                                   outside: Path) -> None:
+    """The bind itself (not only the planner's check before it) opens the source with no
+    symlink on its path and mounts that very fd, so a swap after the check cannot redirect
+    it.  Run in a user and mount namespace of the test's own (unshare -Urm)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    top = tmp_path / "top"
+    (top / "real").mkdir(parents=True)
+    (top / "real" / "data").write_text("ok\n")
+    (top / "link").symlink_to(outside)
+    (top / "linkdir").symlink_to(top)
+    proc = subprocess.run(["unshare", "-Urm", sys.executable, "-c", BIND_PROBE, str(top)],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "real bound ['data']"
+    for line, src in zip(lines[1:], ("link", "linkdir/real"), strict=True):
+        assert line == (f"{src} refused cannot bind {top}/{src} on "
+                        f"{top}/dest-{src.replace('/', '-')}: a symlink is on its path "
+                        "(layout sources must not be symlinks)")

@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("services", "Retrieve logs for services"),
     "find": ("find", "Find packages to install"),
     "download": ("download", "Download the given snap"),
+    "doctor": ("doctor", "Check what this machine offers usersnap"),
 }
 
 

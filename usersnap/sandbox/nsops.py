@@ -63,6 +63,17 @@ MS_REC = 0x4000
 MS_RELATIME = 0x200000
 MS_STRICTATIME = 0x1000000
 MNT_DETACH = 0x2
+#: openat2, open_tree and move_mount: numbered alike on every architecture (>= 424)
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+SYS_OPENAT2 = 437
+RESOLVE_NO_SYMLINKS = 0x04
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+AT_FDCWD = -100
 #: statvfs flags a remount must repeat: the kernel refuses to drop those a more
 #: privileged namespace locked (nosuid, nodev, noexec, the atime mode).
 _KEPT_FLAGS = (
@@ -231,9 +242,48 @@ def _perform(libc: ctypes.CDLL, op: NsOp, keep: str) -> None:
     elif isinstance(op, RemountRo):
         _remount_ro(libc, op.dest)
     else:
-        _mount(libc, op.src, op.dest, None, MS_BIND | MS_REC)
+        _bind_by_fd(libc, op.src, op.dest)
         if not isinstance(op, Bind):
             _remount_ro(libc, op.dest)
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64))
+
+
+def _bind_by_fd(libc: ctypes.CDLL, src: str, dest: str) -> None:
+    """Bind ``src`` (recursively) on ``dest`` as snap-update-ns does: the source opened
+    with no symlink anywhere on its path (openat2 RESOLVE_NO_SYMLINKS), then the mount
+    cloned from that very fd (open_tree, move_mount).  A source the app swapped for a
+    symlink (in $SNAP_DATA, say) is refused instead of followed, and nothing can swap it
+    between the check and the mount (Flatpak's CVE-2024-42472)."""
+    how = _OpenHow(os.O_PATH | os.O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS)
+    fd = libc.syscall(SYS_OPENAT2, AT_FDCWD, os.fsencode(src), ctypes.byref(how),
+                      ctypes.sizeof(how))
+    if fd < 0:
+        err = ctypes.get_errno()
+        if err == errno.ELOOP:
+            raise _NsError(f"cannot bind {src} on {dest}: a symlink is on its path "
+                           "(layout sources must not be symlinks)")
+        if err == errno.ENOSYS:  # kernel < 5.6: the path, as before
+            _mount(libc, src, dest, None, MS_BIND | MS_REC)
+            return
+        raise _NsError(f"cannot open {src}: {os.strerror(err)}")
+    try:
+        tree = libc.syscall(SYS_OPEN_TREE, fd, b"",
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE)
+        if tree < 0:
+            raise _NsError(f"cannot bind {src} on {dest}: {os.strerror(ctypes.get_errno())}")
+        try:
+            if libc.syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, os.fsencode(dest),
+                            MOVE_MOUNT_F_EMPTY_PATH) != 0:
+                raise _NsError(f"cannot bind {src} on {dest}: "
+                               f"{os.strerror(ctypes.get_errno())}")
+        finally:
+            os.close(tree)
+    finally:
+        os.close(fd)
 
 
 def _apply(libc: ctypes.CDLL, user_ns: int, mount_ns: int, root: int, ops: Sequence[NsOp]
