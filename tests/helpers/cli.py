@@ -24,15 +24,38 @@ class Usersnap:
     def run(self, *args: str, check: bool = True, timeout: float = 60,
             env: dict[str, str] | None = None, stdin: str | None = None,
             ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "usersnap", *args], capture_output=True, text=True,
-            timeout=timeout, env={**os.environ, **(env or {})}, input=stdin, check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "usersnap", *args], capture_output=True, text=True,
+                timeout=timeout, env={**os.environ, **(env or {})}, input=stdin, check=False,
+            )
+        except subprocess.TimeoutExpired as err:
+            # what the daemon was doing is the only clue to a hang seen once under load
+            raise AssertionError(f"usersnap {' '.join(args)} timed out after {timeout} s\n"
+                                 f"stderr: {err.stderr!r}\n{self.diagnosis()}") from None
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"usersnap {' '.join(args)} exited {proc.returncode}\n"
                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
         return proc
+
+    def diagnosis(self) -> str:
+        """The daemon's log tail and its process tree, for a failure message."""
+        try:
+            log = self.dirs.daemon_log.read_text(errors="replace").splitlines()[-40:]
+        except OSError as err:
+            log = [f"(no daemon log: {err})"]
+        tree = subprocess.run(["ps", "-e", "-o", "pid,ppid,stat,etime,args", "--forest"],
+                              capture_output=True, text=True, check=False).stdout
+        mine = [line for line in tree.splitlines() if "usersnap" in line or "bwrap" in line]
+        try:
+            changes = subprocess.run([sys.executable, "-m", "usersnap", "changes"],
+                                     capture_output=True, text=True, timeout=5,
+                                     check=False).stdout
+        except subprocess.TimeoutExpired:
+            changes = "(usersnap changes timed out too)"
+        return "usersnapd.log:\n" + "\n".join(log) + "\nprocesses:\n" + "\n".join(mine[-40:]) \
+            + "\nchanges:\n" + changes
 
     def daemon_pid(self) -> int | None:
         try:
