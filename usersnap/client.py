@@ -29,6 +29,10 @@ START_TIMEOUT = 10.0
 _START_POLL = 0.02
 #: The form field naming a local .snap for usersnapd to copy (usersnap's own extension).
 LOCAL_FILE_FIELD = "usersnap-local-file"
+#: how long one GET of a change may wait (the daemon caps it too)
+_LONG_WAIT = 20.0
+#: the query parameter of ``GET /v2/changes/ID`` that waits for the change to be ready
+CHANGE_WAIT_PARAM = "usersnap-wait"
 
 Query = Mapping[str, str | Sequence[str]]
 _Body = bytes | Iterable[bytes] | None
@@ -223,13 +227,16 @@ class Client:
         on_progress: Callable[[dict[str, object]], None] | None = None,
         poll: float = 0.1,
     ) -> dict[str, object]:
-        """Poll the change until it is ready; one that did not end ``Done`` raises its ``err``.
+        """Wait until the change is ready; one that did not end ``Done`` raises its ``err``.
 
-        Polls soon at first (most changes take milliseconds), then every ``poll`` seconds.
+        usersnapd holds each GET until the change is ready (``usersnap-wait``), so the
+        end is seen at once; with ``on_progress`` it answers every ``poll`` seconds so
+        that progress can be shown.
         """
-        delay = min(0.005, poll)
+        wait = poll if on_progress is not None else _LONG_WAIT
+        path = f"/v2/changes/{quote(change_id, safe='')}"
         while True:
-            change = self.get(f"/v2/changes/{quote(change_id, safe='')}")
+            change = self.get(path, {CHANGE_WAIT_PARAM: f"{wait:g}"})
             if not isinstance(change, dict):
                 raise DaemonError(f"usersnapd sent a malformed change {change_id}")
             if on_progress is not None:
@@ -242,8 +249,6 @@ class Client:
                 if isinstance(err, str) and err:
                     raise UsersnapError(err)
                 raise UsersnapError(f'change finished in status "{status}" with no error message')
-            time.sleep(delay)
-            delay = min(delay * 2, poll)
 
     def _call(
         self, method: str, target: str, body: Callable[[], _Body], headers: dict[str, str],

@@ -40,9 +40,14 @@ class Usersnap:
         return proc
 
     def diagnosis(self) -> str:
-        """The daemon's log tail and its process tree, for a failure message."""
+        """The daemon's stacks and log tail and its process tree, for a failure message."""
+        pid = self.daemon_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)  # faulthandler: every thread's stack to the log
+            time.sleep(0.5)
         try:
-            log = self.dirs.daemon_log.read_text(errors="replace").splitlines()[-40:]
+            log = self.dirs.daemon_log.read_text(errors="replace").splitlines()[-120:]
         except OSError as err:
             log = [f"(no daemon log: {err})"]
         tree = subprocess.run(["ps", "-e", "-o", "pid,ppid,stat,etime,args", "--forest"],

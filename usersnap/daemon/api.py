@@ -25,7 +25,7 @@ from usersnap.asserts.format import (
     encode_stream,
 )
 from usersnap.asserts.verify import SnapSideInfo, derive_side_info, publisher, snap_digest
-from usersnap.client import LOCAL_FILE_FIELD
+from usersnap.client import CHANGE_WAIT_PARAM, LOCAL_FILE_FIELD
 from usersnap.daemon.changes import TaskContext
 from usersnap.daemon.connections import connect_change, disconnect_change, installed_infos
 from usersnap.daemon.envelope import (
@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 #: Largest snap accepted by upload (snapd has no limit; this bounds a runaway client).
 MAX_UPLOAD = 8 << 30
+#: the longest a GET of a change waits for it (well under the clients' socket timeout)
+MAX_CHANGE_WAIT = 30.0
 Route = Callable[[Request, list[str]], Awaitable[Response]]
 
 
@@ -305,8 +307,18 @@ class Api:
         return sync_response(out)
 
     async def get_change(self, req: Request, args: list[str]) -> Response:
+        """``?usersnap-wait=SECONDS`` (ours; snap never sends it): answer when the change
+        is ready, or after that long (at most :data:`MAX_CHANGE_WAIT`) if it is not."""
         assert self.manager.changes is not None
-        return sync_response(self.manager.changes.get(args[0]).to_json())
+        wait = _query(req, CHANGE_WAIT_PARAM)
+        if not wait:
+            return sync_response(self.manager.changes.get(args[0]).to_json())
+        try:
+            seconds = min(max(float(wait), 0.0), MAX_CHANGE_WAIT)
+        except ValueError:
+            raise BadRequest(f"invalid {CHANGE_WAIT_PARAM} value {wait!r}") from None
+        change = await self.manager.changes.wait_ready(args[0], seconds)
+        return sync_response(change.to_json())
 
     async def post_change(self, req: Request, args: list[str]) -> Response:
         """``snap abort``: a sync answer with the change (daemon/api_changes.go abortChange)."""

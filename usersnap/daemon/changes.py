@@ -114,6 +114,8 @@ class Change:
     aborted: bool = False
     #: cancels the running task if it runs on the loop (a hook)
     cancel_scope: trio.CancelScope | None = field(default=None, repr=False)
+    #: set when the change is ready, for clients that wait on it (see :meth:`wait_ready`)
+    finished: trio.Event = field(default_factory=trio.Event, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -175,6 +177,14 @@ class ChangeManager:
             return self._changes[change_id]
         except KeyError:
             raise NotFoundError(f"cannot find change with id {change_id!r}") from None
+
+    async def wait_ready(self, change_id: str, within: float) -> Change:
+        """The change once it is ready or ``within`` seconds have passed: a client that
+        would otherwise poll learns of the end at once instead of up to a poll late."""
+        change = self.get(change_id)
+        with trio.move_on_after(within):
+            await change.finished.wait()
+        return change
 
     def abort(self, change_id: str) -> Change:
         """snapd's ``Change.Abort``: what has not run is held, what ran is undone; a task
@@ -244,6 +254,7 @@ class ChangeManager:
             else:
                 change.status = "Undone"
         change.ready_time = time.time()
+        change.finished.set()
         self.on_ready(change)
 
     async def _call(self, change: Change, fn: TaskFn, task: Task, abortable: bool = True

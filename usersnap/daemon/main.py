@@ -9,6 +9,7 @@ running and no file open on the mount.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import fcntl
 import functools
 import logging
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s usersnapd[%(process)d] %(levelname)s %(message)s")
+    # `kill -USR1` writes every thread's stack to the log: what a hung daemon is stuck on
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     idle = args.idle_timeout if args.idle_timeout > 0 else float("inf")
     try:
         trio.run(run_daemon, Dirs.from_env(), idle)

@@ -120,3 +120,27 @@ async def test_abort_waits_for_a_thread_task_then_undoes_it() -> None:
         await wait_ready(m, change.id)
     assert trail == ["did slow", "undid slow"]
     assert change.status == "Undone"
+
+
+async def test_wait_ready_answers_when_the_change_ends_or_times_out() -> None:
+    release = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def block(ctx: TaskContext) -> None:
+        trio.from_thread.run(release.wait, trio_token=token)
+
+    async with trio.open_nursery() as nursery:
+        m = ChangeManager(nursery, itertools.count(1).__next__)
+        change = m.start("install-snap", "Install", ("a",), [m.new_task("x", "X", block)])
+        with trio.fail_after(5):
+            assert not (await m.wait_ready(change.id, 0.05)).ready
+        with trio.fail_after(5):
+            start = trio.current_time()
+            nursery.start_soon(_set_later, release)
+            assert (await m.wait_ready(change.id, 30)).ready
+            assert trio.current_time() - start < 5
+
+
+async def _set_later(event: trio.Event) -> None:
+    await trio.sleep(0.05)
+    event.set()
