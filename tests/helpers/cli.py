@@ -46,6 +46,10 @@ class Usersnap:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGUSR1)  # faulthandler: every thread's stack to the log
             time.sleep(0.5)
+        wchans = []
+        for task in Path(f"/proc/{pid}/task").glob("*") if pid is not None else []:
+            with contextlib.suppress(OSError):
+                wchans.append(f"{task.name}:{(task / 'wchan').read_text()}")
         try:
             log = self.dirs.daemon_log.read_text(errors="replace").splitlines()[-120:]
         except OSError as err:
@@ -59,8 +63,9 @@ class Usersnap:
                                      check=False).stdout
         except subprocess.TimeoutExpired:
             changes = "(usersnap changes timed out too)"
-        return "usersnapd.log:\n" + "\n".join(log) + "\nprocesses:\n" + "\n".join(mine[-40:]) \
-            + "\nchanges:\n" + changes
+        return (f"usersnapd threads in the kernel: {' '.join(wchans)}\n"
+                "usersnapd.log:\n" + "\n".join(log) + "\nprocesses:\n" + "\n".join(mine[-40:])
+                + "\nchanges:\n" + changes)
 
     def daemon_pid(self) -> int | None:
         try:

@@ -11,6 +11,8 @@ It prints ``ready`` once mounted, then answers each command line with one line,
     current NAME REVISION|-
     closed NAME REVISION        "ok yes" once the tree has closed that revision's image
     handles                     open file and directory handles
+    block-read                  read /dev/fuse on the loop's thread, blocking, as pyfuse3
+                                does; answer the request read with EAGAIN; "ok OPCODE"
     quit
 
 A separate process, so that tests read the mount from outside the loop serving it, and
@@ -20,10 +22,12 @@ so that a test can kill it with SIGKILL to leave a dead mount behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import queue
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -77,6 +81,8 @@ def _serve(mountpoint: Path) -> None:
                 return "ok yes" if images[(name, rev)].closed else "ok no"
             case ["handles"]:
                 return f"ok {fs.open_handles()}"
+            case ["block-read"]:
+                return f"ok {_read_one_request()}"
         return f"error bad command {cmd!r}"
 
     async def commands(stdin: trio.lowlevel.FdStream, scope: trio.CancelScope) -> None:
@@ -108,6 +114,18 @@ def _serve(mountpoint: Path) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="fuse_server %(levelname)s %(message)s")
     trio.run(main)
+
+
+def _read_one_request() -> int:
+    """What pyfuse3 is left doing when a request is withdrawn after the loop saw the fd
+    readable: a blocking read with nothing queued.  The request that ends it is answered
+    with EAGAIN here, since libfuse never sees it; returns its opcode."""
+    fd = next(int(f) for f in os.listdir("/proc/self/fd")
+              if os.path.realpath(f"/proc/self/fd/{f}") == "/dev/fuse")
+    data = os.read(fd, 8 << 20)  # at least max_write and the headers, or EINVAL
+    _length, opcode, unique = struct.unpack_from("<IIQ", data)
+    os.write(fd, struct.pack("<IiQ", 16, -errno.EAGAIN, unique))
+    return opcode
 
 
 # -- the test side ------------------------------------------------------------------------

@@ -6,12 +6,15 @@ serves every revision of every snap from this one.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pyfuse3
@@ -32,6 +35,9 @@ MAX_STACKED = 8
 #: glibc's M_MMAP_THRESHOLD, and the value to pin it at (its default start value).
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 128 * 1024
+#: how long the trio loop may go without a heartbeat before a read of /dev/fuse that
+#: blocks it is woken (see :func:`_wake_blocked_reads`)
+STALL_SECONDS = 1.0
 
 
 async def serve_snapfs(
@@ -55,12 +61,39 @@ async def serve_snapfs(
         if "fuse_session_mount" in str(err):
             pyfuse3.close(unmount=False)
         raise MountError(f"cannot mount snaps on {mountpoint}: {err}") from err
+    beat = [time.monotonic()]
+    stop = threading.Event()
+    threading.Thread(target=_wake_blocked_reads, args=(mountpoint, beat, stop),
+                     name="fuse-wakeup", daemon=True).start()
     try:
-        task_status.started()
-        await pyfuse3.main()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_heartbeat, beat)
+            task_status.started()
+            await pyfuse3.main()
+            nursery.cancel_scope.cancel()
     finally:
+        stop.set()
         pyfuse3.close(unmount=True)
     raise MountError(f"{mountpoint} was unmounted while usersnapd was serving it")
+
+
+async def _heartbeat(beat: list[float]) -> None:
+    while True:
+        beat[0] = time.monotonic()
+        await trio.sleep(STALL_SECONDS / 4)
+
+
+def _wake_blocked_reads(mountpoint: Path, beat: list[float], stop: threading.Event) -> None:
+    """pyfuse3 reads /dev/fuse (a blocking fd) on the trio thread once trio has seen it
+    readable; a request withdrawn in between (its process was killed before the request
+    was read) leaves that read, and with it the whole daemon, waiting for a next request
+    that may never come (seen under load when a refresh killed a service).  A statfs of
+    the mount, from this thread, is such a request: it is sent whenever the loop has
+    been silent for :data:`STALL_SECONDS`, and is harmless when it was only busy."""
+    while not stop.wait(STALL_SECONDS / 2):
+        if time.monotonic() - beat[0] > STALL_SECONDS:
+            with contextlib.suppress(OSError):
+                os.statvfs(mountpoint)
 
 
 def _pin_mmap_threshold() -> None:
