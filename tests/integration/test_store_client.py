@@ -134,10 +134,118 @@ def test_install_by_name(us: Usersnap, store: FakeStore, tmp_path: Path) -> None
     store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"))
     store.publish("hello", "2.0", 11, _blob(tmp_path, "2.0"), channels=("latest/beta",))
     assert us.run("install", "hello", "--channel=beta").stdout == \
-        "hello (latest/beta) 2.0 from Test Root (testrootorg**) installed\n"
+        "hello (beta) 2.0 from Test Root (testrootorg**) installed\n"
     assert us.run("run", "hello.hi").stdout == "2.0\n"
     again = us.run("install", "hello", check=False)
     assert again.stderr == "error: snap \"hello\" is already installed, see 'usersnap help " \
                            "refresh'\n"
     assert us.run("install", "nope", check=False).stderr == 'error: snap "nope" not found\n'
     assert "snap-revision: 11\n" in us.run("known", "snap-revision").stdout
+
+
+def _table(out: str) -> list[list[str]]:
+    return [line.split() for line in out.splitlines()]
+
+
+@pytest.mark.requires_fuse
+@pytest.mark.requires_bwrap
+def test_refresh_keeps_previous_revision_and_switches_channels(
+        us: Usersnap, store: FakeStore, tmp_path: Path) -> None:
+    store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"))
+    store.publish("hello", "2.0", 11, _blob(tmp_path, "2.0"),
+                  channels=("latest/beta", "latest/candidate"))
+    assert us.run("install", "hello").stdout == \
+        "hello 1.0 from Test Root (testrootorg**) installed\n"
+    assert _table(us.run("list").stdout)[1] == [
+        "hello", "1.0", "10", "latest/stable", "testrootorg**", "-"]
+    assert "tracking:     latest/stable\n" in us.run("info", "hello").stdout
+    # nothing newer: said, not failed
+    none = us.run("refresh", "hello")
+    assert (none.returncode, none.stdout, none.stderr) == (
+        0, "", 'snap "hello" has no updates available\n')
+    assert us.run("refresh").stderr == "All snaps up to date.\n"
+    assert us.run("refresh", "--list").stderr == "All snaps up to date.\n"
+    # a newer stable revision: listed, then refreshed; the old one is kept for revert
+    store.publish("hello", "1.1", 12, _blob(tmp_path, "1.1"))
+    listed = _table(us.run("refresh", "--list").stdout)
+    assert listed[0] == ["Name", "Version", "Rev", "Size", "Publisher", "Notes"]
+    assert listed[1][:3] == ["hello", "1.1", "12"] and listed[1][4:] == ["testrootorg**", "-"]
+    assert us.run("refresh").stdout == "hello 1.1 from Test Root (testrootorg**) refreshed\n"
+    assert us.run("run", "hello.hi").stdout == "1.1\n"
+    assert [r[2] for r in _table(us.run("list", "--all").stdout)[1:]] == ["10", "12"]
+    assert us.run("revert", "hello").returncode == 0
+    assert us.run("run", "hello.hi").stdout == "1.0\n"
+    # --channel: a newer revision there, then a channel with the same revision
+    assert us.run("refresh", "hello", "--channel=beta").stdout == \
+        "hello (beta) 2.0 from Test Root (testrootorg**) refreshed\n"
+    assert us.run("run", "hello.hi").stdout == "2.0\n"
+    assert _table(us.run("list").stdout)[1][3] == "latest/beta"
+    assert us.run("refresh", "hello", "--channel=candidate").stdout == \
+        "hello (candidate) 2.0 from Test Root (testrootorg**) refreshed\n"
+    assert _table(us.run("list").stdout)[1][2:4] == ["11", "latest/candidate"]
+    refresh = [p for m, p, h in store.requests if p == "/v2/snaps/refresh"]
+    assert refresh  # every refresh asked the store's refresh endpoint
+    bad = us.run("refresh", "hello", "--channel=a/b/c/d", check=False)
+    assert (bad.returncode, bad.stderr) == (1, 'error: invalid channel name: "a/b/c/d"\n')
+
+
+@pytest.mark.requires_fuse
+@pytest.mark.requires_bwrap
+def test_install_revision_local_snaps_and_wrong_digest(
+        us: Usersnap, store: FakeStore, tmp_path: Path) -> None:
+    blob = _blob(tmp_path, "1.0")
+    store.publish("hello", "1.0", 10, blob)
+    store.publish("hello", "1.1", 12, _blob(tmp_path, "1.1"))
+    # the connection drops mid-download: the change fails, the next install resumes
+    store.cut_after = len(blob) // 2
+    cut = us.run("install", "hello", "--revision=10", check=False)
+    assert cut.returncode == 1 and "run the command again to resume" in cut.stderr
+    assert us.run("list").stderr.startswith("No snaps are installed yet")
+    assert us.run("install", "hello", "--revision=10").stdout == \
+        "hello 1.0 from Test Root (testrootorg**) installed\n"
+    ranges = [h.get("Range") for m, p, h in store.requests if p.startswith("/download/")]
+    assert ranges[-1] == f"bytes={len(blob) // 2}-"
+    local = tmp_path / "local.snap"
+    build_snap(tmp_path, "name: local\nversion: '1'\nsummary: s\ndescription: d\n",
+               name="local.snap")
+    us.run("install", "--dangerous", str(local))
+    assert [r[3] for r in _table(us.run("list").stdout)[1:]] == ["latest/stable", "-"]
+    refused = us.run("refresh", "local", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1, 'error: local snap "local" is unknown to the store, use --amend to proceed '
+           "anyway\n")
+    # a wrong digest during refresh: the change fails and nothing changes
+    before = us.state_bytes()
+    store.corrupt = True
+    bad = us.run("refresh", check=False)
+    assert bad.returncode == 1 and 'sha3-384 mismatch for "hello"' in bad.stderr
+    assert us.state_bytes() == before
+    assert [r[2] for r in _table(us.run("list", "--all").stdout)[1:]] == ["10", "x1"]
+    assert not list((us.dirs.cache / "download").iterdir())
+
+
+def test_remote_info_and_unreachable_store(us: Usersnap, store: FakeStore,
+                                           tmp_path: Path) -> None:
+    store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"))
+    store.publish("hello", "2.0", 11, _blob(tmp_path, "2.0"), channels=("latest/edge",))
+    out = us.run("info", "hello").stdout
+    assert out.startswith("name:      hello\nsummary:   the hello snap\n"
+                          "publisher: Test Root (testrootorg**)\nlicense:   MIT\n"
+                          "description: |\n  All about hello.\n"
+                          f"snap-id: {'hello' + '0' * 27}\nchannels:\n")
+    channels = _table(out.split("channels:\n")[1])
+    assert channels == [["latest/stable:", "1.0", "2020-01-02", "(10)", "4kB", "-"],
+                        ["latest/candidate:", "^"], ["latest/beta:", "^"],
+                        ["latest/edge:", "2.0", "2020-01-02", "(11)", "4kB", "-"]]
+    nope = us.run("info", "nope", check=False)
+    assert (nope.returncode, nope.stderr) == (1, 'error: no snap found for "nope"\n')
+    assert us.run("install", "nope", check=False).stderr == 'error: snap "nope" not found\n'
+    # a store that cannot be reached: one line, nothing installed
+    us.stop_daemon()
+    down = {"USERSNAP_STORE_URL": "http://127.0.0.1:9"}
+    proc = us.run("install", "hello", check=False, env=down)
+    assert (proc.returncode, proc.stderr) == (
+        1, "error: cannot reach the store at http://127.0.0.1:9: Connection refused\n")
+    assert us.run("info", "hello", check=False, env=down).stderr == \
+        'error: no snap found for "hello"\n'
+    assert us.run("refresh", "--list", env=down).stderr == "All snaps up to date.\n"

@@ -170,6 +170,13 @@ class ChangeManager:
         self._nursery.start_soon(self._run, change)
         return change
 
+    def extend(self, change: Change, tasks: list[Task]) -> None:
+        """Append tasks to a running change (on the trio thread): a store install
+        knows the tasks of the snap it downloads only once it has it."""
+        for task in tasks:
+            task.change = change
+        change.tasks.extend(tasks)
+
     def get(self, change_id: str) -> Change:
         try:
             return self._changes[change_id]
@@ -203,7 +210,7 @@ class ChangeManager:
         done: list[Task] = []
         failed: Task | None = None
         reason = ""
-        for task in change.tasks:
+        for task in change.tasks:  # tasks appended while it runs (extend) run too
             if change.aborted:
                 break
             task.status = "Doing"
