@@ -13,6 +13,8 @@ from tests.helpers import assertsign
 from tests.helpers.cli import Usersnap, usersnap_session
 from tests.helpers.fakestore import FakeStore, serve
 from tests.helpers.snaps import build_snap
+from tests.integration.test_real_snap_client import Real
+from tests.integration.test_real_snap_client import snap as snap  # the fixture
 from usersnap.asserts.format import encode_stream
 
 pytestmark = [pytest.mark.requires_mksquashfs, pytest.mark.timeout(180)]
@@ -175,6 +177,8 @@ def test_refresh_keeps_previous_revision_and_switches_channels(
     assert [r[2] for r in _table(us.run("list", "--all").stdout)[1:]] == ["10", "12"]
     assert us.run("revert", "hello").returncode == 0
     assert us.run("run", "hello.hi").stdout == "1.0\n"
+    # the revision reverted from is not offered again (snapd's Block)
+    assert us.run("refresh").stderr == "All snaps up to date.\n"
     # --channel: a newer revision there, then a channel with the same revision
     assert us.run("refresh", "hello", "--channel=beta").stdout == \
         "hello (beta) 2.0 from Test Root (testrootorg**) refreshed\n"
@@ -249,3 +253,25 @@ def test_remote_info_and_unreachable_store(us: Usersnap, store: FakeStore,
     assert us.run("info", "hello", check=False, env=down).stderr == \
         'error: no snap found for "hello"\n'
     assert us.run("refresh", "--list", env=down).stderr == "All snaps up to date.\n"
+
+
+@pytest.mark.requires_fuse
+@pytest.mark.requires_bwrap
+def test_real_snap_client_installs_and_refreshes(store: FakeStore, snap: Real,
+                                                 tmp_path: Path) -> None:
+    """Debian's snap 2.57.6 drives the same endpoints: install NAME, refresh, info."""
+    store.publish("hello", "1.0", 10, _blob(tmp_path, "1.0"))
+    out = snap("install", "hello", "--channel=stable")
+    assert (out.returncode, out.stdout) == (
+        0, "hello 1.0 from Test Root (testrootorg**) installed\n"), out.stderr
+    assert snap("list").stdout.splitlines()[1].split()[3] == "latest/stable"
+    assert snap("refresh").stderr == "All snaps up to date.\n"
+    assert snap("refresh", "hello").stderr == 'snap "hello" has no updates available\n'
+    store.publish("hello", "1.1", 12, _blob(tmp_path, "1.1"))
+    assert snap("refresh", "--list").stdout.splitlines()[1].split()[:3] == ["hello", "1.1", "12"]
+    assert snap("refresh").stdout == "hello 1.1 from Test Root (testrootorg**) refreshed\n"
+    # snap info of a store snap, installed and not: usersnap prints what snap prints
+    assert snap.us.run("info", "hello").stdout == snap("info", "hello").stdout
+    store.publish("other", "3", 5, _blob(tmp_path, "3"), channels=("latest/edge",))
+    assert snap.us.run("info", "other").stdout == snap("info", "other").stdout
+    assert snap("info", "nope").stderr == 'error: no snap found for "nope"\n'

@@ -71,7 +71,9 @@ def _installed(mgr: SnapManager, names: list[str]) -> list[Installed]:
                 raise LocalSnapError(f'local snap "{name}" is unknown to the store, use '
                                      "--amend to proceed anyway", value=name)
             continue
-        out.append(Installed(name, rev.snap_id, int(rev.revision), snap.tracking))
+        after = [r.revision for r in snap.sequence][snap.sequence.index(rev) + 1:]
+        out.append(Installed(name, rev.snap_id, int(rev.revision), snap.tracking,
+                             tuple(int(r) for r in after if r.isdigit())))
     return out
 
 

@@ -52,6 +52,9 @@ class Installed:
     snap_id: str
     revision: int
     tracking: str
+    #: revisions reverted from (kept after the current one): no update to them
+    #: (snapd's SnapState.Block)
+    block: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +188,7 @@ class StoreClient:
                     cur.name, ask or cur.tracking, result.get("error") or {})
                 continue
             snap = _snap(result.get("snap") or {}, str(result.get("effective-channel", "")))
-            if snap.revision != cur.revision:
+            if snap.revision != cur.revision and snap.revision not in cur.block:
                 found.append(snap)
         for err in answer.get("error-list") or []:
             raise StoreError(f"store error: {err.get('message', err)}")

@@ -113,7 +113,7 @@ def _channels(remote: dict[str, Any] | None, local: dict[str, Any] | None) -> li
             name = f"{track}/{risk}"
             ch = channels.get(name)
             if ch is None:
-                rows.append([f"  {name}:", _closed_mark(opened)])
+                rows.append([f"  {name}:", _closed_mark(opened), "", "", "", ""])
                 continue
             opened = True
             released = parse_rfc3339(ch.get("released-at"))
@@ -124,18 +124,18 @@ def _channels(remote: dict[str, Any] | None, local: dict[str, Any] | None) -> li
     if local is not None:
         rows.append(["installed:", str(local["version"] or "-"), "", f"({local['revision']})",
                      human_size(int(local.get("installed-size", 0))), notes(local)])
-    widths = [max((len(r[i]) for r in rows if len(r) > i), default=0) for i in range(6)]
-    for row in rows:
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:  # empty cells are padded too, as its tabwriter pads them
         cells = [c.rjust(widths[i]) if i in (3, 4) else c.ljust(widths[i])
-                 for i, c in enumerate(row)]
-        lines.append(" ".join([*cells[:-1], row[-1]]).rstrip())
+                 for i, c in enumerate(row[:5])]
+        lines.append(" ".join([*cells, row[5]]))
     return lines
 
 
 def _closed_mark(after_open: bool) -> str:
     if _unicode():
         return "↑" if after_open else "–"
-    return "^" if after_open else "-"
+    return "^" if after_open else "--"
 
 
 def installed_info(snap: Any, verbose: bool, remote: dict[str, Any] | None = None) -> str:
