@@ -16,6 +16,7 @@ from tests.helpers.snaps import build_snap
 from tests.integration.test_real_snap_client import Real
 from tests.integration.test_real_snap_client import snap as snap  # the fixture
 from usersnap.asserts.format import encode_stream
+from usersnap.client import connect
 
 pytestmark = [pytest.mark.requires_mksquashfs, pytest.mark.timeout(180)]
 
@@ -39,12 +40,12 @@ def us(store: FakeStore) -> Iterator[Usersnap]:
         yield session
 
 
-def _blob(tmp: Path, version: str) -> bytes:
-    yaml = (f"name: hello\nversion: '{version}'\nsummary: s\ndescription: d\n"
+def _blob(tmp: Path, version: str, name: str = "hello") -> bytes:
+    yaml = (f"name: {name}\nversion: '{version}'\nsummary: s\ndescription: d\n"
             "apps:\n  hi:\n    command: bin/hi\n")
     path = build_snap(tmp, yaml,
                       {"bin/hi": f"#!/bin/sh\necho {version}\n"}, executables=["bin/hi"],
-                      name=f"hello-{version}.snap")
+                      name=f"{name}-{version}.snap")
     return path.read_bytes()
 
 
@@ -209,6 +210,13 @@ def test_install_revision_local_snaps_and_wrong_digest(
         "hello 1.0 from Test Root (testrootorg**) installed\n"
     ranges = [h.get("Range") for m, p, h in store.requests if p.startswith("/download/")]
     assert ranges[-1] == f"bytes={len(blob) // 2}-"
+    with connect(us.dirs) as client:  # the download's progress is the task's, as snapd's
+        changes = client.get("/v2/changes", {"select": "all"})
+    assert isinstance(changes, list)
+    done = [c for c in changes if c["kind"] == "install-snap" and c["status"] == "Done"]
+    kinds = [t["kind"] for t in done[0]["tasks"]]
+    assert kinds[:4] == ["download-snap", "validate-snap", "prepare-snap", "mount-snap"]
+    assert done[0]["tasks"][0]["progress"]["total"] == len(blob)
     local = tmp_path / "local.snap"
     build_snap(tmp_path, "name: local\nversion: '1'\nsummary: s\ndescription: d\n",
                name="local.snap")
@@ -275,3 +283,14 @@ def test_real_snap_client_installs_and_refreshes(store: FakeStore, snap: Real,
     store.publish("other", "3", 5, _blob(tmp_path, "3"), channels=("latest/edge",))
     assert snap.us.run("info", "other").stdout == snap("info", "other").stdout
     assert snap("info", "nope").stderr == 'error: no snap found for "nope"\n'
+    # many names: one change through POST /v2/snaps; one bad snap undoes it all
+    store.publish("third", "1.0", 7, _blob(tmp_path, "1.0", "third"))
+    store.publish("fourth", "1.0", 8, _blob(tmp_path, "3.2"))  # its snap.yaml says hello
+    many = snap("install", "third", "fourth")
+    assert many.returncode == 1 and 'its snap.yaml name "hello" does not match' in " ".join(
+        many.stderr.split())
+    assert [r[0] for r in _table(snap("list").stdout)[1:]] == ["hello"]
+    store.publish("fifth", "2.0", 9, _blob(tmp_path, "2.0", "fifth"))
+    assert snap("install", "third", "fifth").stdout == (  # snap lists them by name
+        "fifth 2.0 from Test Root (testrootorg**) installed\n"
+        "third 1.0 from Test Root (testrootorg**) installed\n")

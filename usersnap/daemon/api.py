@@ -82,8 +82,9 @@ class Unavailable(UsersnapError):
     """Something snapd offers that usersnap does not (yet): said plainly, not faked."""
 
 
-#: What a snapd without a store answers for a store-only query.
-NO_STORE = "usersnap has no store: it installs local .snap files only"
+#: ``snap known --remote``: assertions come from the store only with a download.
+NO_REMOTE_ASSERTIONS = ("usersnap does not query the store for assertions: usersnap "
+                        "download fetches a snap's")
 
 
 class Api:
@@ -371,7 +372,7 @@ class Api:
                 raise SnapNotFoundError("snap not found", value=name) from err
             return sync_response([storeops.info_json(answer)])
         if not query:
-            raise Unavailable(NO_STORE)
+            raise BadRequest("usersnap cannot list the store's featured snaps: give a query")
         found = await trio.to_thread.run_sync(StoreClient().find, query)
         return sync_response([s.json() for s in found])
 
@@ -383,7 +384,7 @@ class Api:
             raise BadRequest(f'invalid assert type: "{args[0]}"')
         headers = {k: v[0] for k, v in req.query.items() if v and k not in ("remote", "json")}
         if _query(req, "remote") == "true":
-            raise Unavailable(NO_STORE)
+            raise Unavailable(NO_REMOTE_ASSERTIONS)
         found = await trio.to_thread.run_sync(
             self.manager.assertions.find_many, args[0], headers)
         return Response(200, {"Content-Type": "application/x.ubuntu.assertion",
