@@ -13,6 +13,7 @@ from tests.helpers import assertsign
 from tests.helpers.cli import Usersnap, usersnap_session
 from tests.helpers.fakestore import FakeStore, serve
 from tests.helpers.snaps import build_snap
+from tests.integration.test_hooks import hook_log, hooky
 from tests.integration.test_real_snap_client import Real
 from tests.integration.test_real_snap_client import snap as snap  # the fixture
 from usersnap.asserts.format import encode_stream
@@ -294,3 +295,29 @@ def test_real_snap_client_installs_and_refreshes(store: FakeStore, snap: Real,
     assert snap("install", "third", "fifth").stdout == (  # snap lists them by name
         "fifth 2.0 from Test Root (testrootorg**) installed\n"
         "third 1.0 from Test Root (testrootorg**) installed\n")
+
+
+@pytest.mark.requires_fuse
+@pytest.mark.requires_bwrap
+def test_store_refresh_runs_the_refresh_chain(us: Usersnap, store: FakeStore,
+                                              tmp_path: Path) -> None:
+    """The refresh of a store snap is the install chain's: hooks in snapd's order, data
+    copied, configuration kept."""
+    store.publish("hooky", "1.0", 1, hooky(tmp_path, "1.0", name="h1.snap").read_bytes())
+    store.publish("hooky", "1.1", 2, hooky(tmp_path, "1.1", name="h2.snap").read_bytes())
+    us.run("install", "hooky", "--revision=1")
+    (us.dirs.data_dir("hooky") / "1" / "marker").write_text("kept\n")
+    assert us.run("refresh", "hooky").stdout == \
+        "hooky 1.1 from Test Root (testrootorg**) refreshed\n"
+    assert hook_log(us) == ["install 1", "configure 1", "pre-refresh 1", "post-refresh 2",
+                            "configure 2"]
+    assert (us.dirs.data_dir("hooky") / "2" / "marker").read_text() == "kept\n"
+    assert us.run("get", "hooky", "installed").stdout == "yes\n"
+    with connect(us.dirs) as client:
+        changes = client.get("/v2/changes", {"select": "all"})
+    assert isinstance(changes, list)
+    kinds = [t["kind"] for c in changes if c["kind"] == "refresh-snap" for t in c["tasks"]]
+    assert kinds[:5] == ["download-snap", "validate-snap", "prepare-snap", "mount-snap",
+                         "run-hook"]
+    assert kinds.index("stop-snap-services") < kinds.index("link-snap") < \
+        kinds.index("start-snap-services")

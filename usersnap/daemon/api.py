@@ -362,7 +362,7 @@ class Api:
                 raise BadRequest(f"cannot use '{'q' if query else 'name'}' with "
                                  "'select=refresh'")
             updates, _ = await storeops.refresh_candidates(self.manager, [])
-            return sync_response([s.json() for s in updates])
+            return sync_response([s.json() for _, s in updates])
         if name:
             if query:
                 raise BadRequest("cannot use 'q' and 'name' together")

@@ -12,7 +12,7 @@ data, link (the previous revision is kept for revert), hooks, start services.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
@@ -78,9 +78,12 @@ def _installed(mgr: SnapManager, names: list[str]) -> list[Installed]:
 
 
 async def refresh_candidates(mgr: SnapManager, names: list[str], channel: str | None = None
-                             ) -> tuple[list[StoreSnap], dict[str, UsersnapError]]:
+                             ) -> tuple[list[tuple[str, StoreSnap]], dict[str, UsersnapError]]:
+    """(installed name, newer revision) pairs, and the store's errors by name."""
     installed = _installed(mgr, names)
-    return await trio.to_thread.run_sync(StoreClient().refresh, installed, channel)
+    updates, errors = await trio.to_thread.run_sync(StoreClient().refresh, installed, channel)
+    owner = {i.snap_id: i.name for i in installed}
+    return [(owner[u.snap_id], u) for u in updates if u.snap_id in owner], errors
 
 
 async def refresh(mgr: SnapManager, names: list[str], channel: str | None,
@@ -101,23 +104,26 @@ async def refresh(mgr: SnapManager, names: list[str], channel: str | None,
         log.warning("cannot refresh %s: %s", name, err)
     store = StoreClient()
     tasks: list[Task] = []
-    for snap in updates:
-        follow = tracking or mgr.state.snaps[snap.name].tracking or "latest/stable"
+    for name, snap in updates:
+        follow = tracking or mgr.state.snaps[name].tracking or "latest/stable"
         tasks += _fetch_tasks(mgr, store, snap, follow)
-    updated = [s.name for s in updates]
+    updated = [name for name, _ in updates]
     if not updates and tracking is not None and mgr.state.snaps[names[0]].tracking != tracking:
         tasks.append(_switch_task(mgr, names[0], tracking))
         updated = names[:1]
     if not updated and not many:
-        raise NoUpdateAvailableError(f'snap "{names[0]}" has no updates available', value=names[0])
-    if len(updated) == 1 and not many:
+        raise NoUpdateAvailableError(f'snap "{names[0]}" has no updates available',
+                                     value=names[0])
+    if not many:  # snapd's summaries for one snap, then for many
         summary = f'Refresh "{updated[0]}" snap'
+    elif len(updated) == 1:
+        summary = f'Refresh snap "{updated[0]}"'
     elif updated:
-        summary = (f'Refresh snap "{updated[0]}"' if len(updated) == 1
-                   else f"Refresh snaps {_quoted(updated)}")
+        summary = f"Refresh snaps {_quoted(updated)}"
+    elif names:
+        summary = f"Refresh snaps {_quoted(names)}: no updates"
     else:
-        summary = (f"Refresh snaps {_quoted(names)}: no updates" if names
-                   else "Refresh all snaps: no updates")
+        summary = "Refresh all snaps: no updates"
     return mgr.changes.start("refresh-snap", summary, tuple(updated), tasks,
                              {"snap-names": updated})
 
@@ -127,7 +133,7 @@ def _switch_task(mgr: SnapManager, name: str, tracking: str) -> Task:
     assert mgr.changes is not None
     before = mgr.state.snaps[name].tracking
 
-    def switch(to: str) -> Any:
+    def switch(to: str) -> Callable[[TaskContext], None]:
         def run(ctx: TaskContext) -> None:
             mgr.set_tracking(name, to)
         return run
