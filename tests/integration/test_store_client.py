@@ -235,6 +235,14 @@ def test_install_revision_local_snaps_and_wrong_digest(
     assert us.state_bytes() == before
     assert [r[2] for r in _table(us.run("list", "--all").stdout)[1:]] == ["10", "x1"]
     assert not list((us.dirs.cache / "download").iterdir())
+    # the store down: one line, nothing changes
+    us.stop_daemon()
+    down = {"USERSNAP_STORE_URL": "http://127.0.0.1:9"}
+    for argv in (["refresh"], ["refresh", "hello"], ["refresh", "--list"]):
+        proc = us.run(*argv, check=False, env=down)
+        assert (proc.returncode, proc.stderr) == (
+            1, "error: cannot reach the store at http://127.0.0.1:9: Connection refused\n")
+    assert us.state_bytes() == before
 
 
 def test_remote_info_and_unreachable_store(us: Usersnap, store: FakeStore,
