@@ -171,11 +171,14 @@ class ChangeManager:
         return change
 
     def extend(self, change: Change, tasks: list[Task]) -> None:
-        """Append tasks to a running change (on the trio thread): a store install
-        knows the tasks of the snap it downloads only once it has it."""
+        """Insert tasks right after the running task of a change (on the trio thread):
+        a store install knows the tasks of the snap it downloads only once it has it,
+        and they run before the next snap's download."""
         for task in tasks:
             task.change = change
-        change.tasks.extend(tasks)
+        doing = [i for i, t in enumerate(change.tasks) if t.status == "Doing"]
+        at = doing[0] + 1 if doing else len(change.tasks)
+        change.tasks[at:at] = tasks
 
     def get(self, change_id: str) -> Change:
         try:
@@ -210,7 +213,7 @@ class ChangeManager:
         done: list[Task] = []
         failed: Task | None = None
         reason = ""
-        for task in change.tasks:  # tasks appended while it runs (extend) run too
+        for task in change.tasks:  # tasks inserted after the running one (extend) run too
             if change.aborted:
                 break
             task.status = "Doing"

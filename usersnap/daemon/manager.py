@@ -272,8 +272,8 @@ class SnapManager:
         """Install an already validated upload as a change (on the trio thread);
         ``asserted``: what its assertions say (store revision, snap-id), None with
         --dangerous; ``tracking``: the store channel to follow from now on; ``into``: a
-        running store install or refresh change (holding the snap) to append the
-        tasks to, after its download."""
+        running store install or refresh change (holding the snap) to insert the
+        tasks into, after its download."""
         name = loaded.info.name
 
         def prepare(revision: str) -> tuple[TaskFn, TaskFn]:

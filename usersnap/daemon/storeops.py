@@ -4,8 +4,8 @@ UpdateMany with a store).
 The store is asked first, in the request (so "not found" or "no updates" is the answer,
 not a failed change); then a change whose ``download-snap`` and ``validate-snap`` tasks
 fetch the file (progress in the task, resumable) and its assertions (checked against the
-trust root, then acknowledged), after which :meth:`SnapManager.install` appends the
-install or refresh chain to the same change: mount, pre-refresh hook, stop services, copy
+trust root, then acknowledged), after which :meth:`SnapManager.install` inserts the
+install or refresh chain into the same change: mount, pre-refresh hook, stop services, copy
 data, link (the previous revision is kept for revert), hooks, start services.
 """
 
@@ -146,7 +146,7 @@ def _switch_task(mgr: SnapManager, name: str, tracking: str) -> Task:
 def _fetch_tasks(mgr: SnapManager, store: StoreClient, snap: StoreSnap,
                  tracking: str) -> list[Task]:
     """snapd's ``download-snap`` and ``validate-snap``; the second, once the file and
-    its assertions are good, appends the install chain to the change."""
+    its assertions are good, inserts the install chain right after itself."""
     assert mgr.changes is not None
     target = mgr.dirs.cache / "download" / f"{snap.name}_{snap.revision}.snap"
 
