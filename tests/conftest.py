@@ -37,6 +37,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("USERSNAP_ROOT", str(tmp_path / "root"))
     monkeypatch.delenv("USERSNAP_RUNTIME_DIR", raising=False)
     monkeypatch.setenv("USERSNAP_IDLE_TIMEOUT", "600")
+    # never the real store (``info`` of a store snap asks it): a closed port, refused at
+    # once; tests of the store set their loopback store's URL
+    monkeypatch.setenv("USERSNAP_STORE_URL", "http://127.0.0.1:9")
     try:
         yield tmp_path
     finally:

@@ -68,6 +68,12 @@ class AlreadyInstalledError(UsersnapError):
     kind = "snap-already-installed"
 
 
+class NoUpdateAvailableError(UsersnapError):
+    """snapd's ``snap-no-update-available``: ``snap refresh NAME`` says it, not failing."""
+
+    kind = "snap-no-update-available"
+
+
 class ChangeConflictError(UsersnapError):
     kind = "snap-change-conflict"
     status = 409
@@ -108,6 +114,7 @@ ERROR_KINDS: dict[str, type[UsersnapError]] = {
         NotInstalledError,
         SnapNotFoundError,
         AlreadyInstalledError,
+        NoUpdateAvailableError,
         ChangeConflictError,
         AppNotFoundError,
         InterfacesUnchanged,

@@ -67,6 +67,31 @@ class FakeStore:
         self.assertions[("account", self.signer.account_id)] = self.account.encode()
         return pub
 
+    def info(self, name: str) -> dict[str, object] | None:
+        """``GET /v2/snaps/info/NAME``: the channel map, the best revision per channel."""
+        found = [p for p in self.snaps if p.name == name]
+        if not found:
+            return None
+        best: dict[str, Published] = {}
+        for p in found:
+            for ch in p.channels:
+                if ch not in best or best[ch].revision < p.revision:
+                    best[ch] = p
+        channel_map = []
+        for ch, p in best.items():
+            track, risk = ch.split("/")[:2]
+            channel_map.append({
+                "channel": {"architecture": "amd64", "name": ch.removeprefix("latest/"),
+                            "track": track, "risk": risk,
+                            "released-at": "2020-01-02T03:04:05.000000+00:00"},
+                "revision": p.revision, "version": p.version, "confinement": "strict",
+                "download": {"size": len(p.blob), "sha3-384": p.sha3}})
+        snap = self.snap_json(found[0])
+        snap["description"] = f"All about {name}."
+        snap["license"] = "MIT"
+        return {"name": name, "snap-id": found[0].snap_id, "snap": snap,
+                "channel-map": channel_map}
+
     def snap_json(self, p: Published, channel: str = "") -> dict[str, object]:
         return {"name": p.name, "snap-id": p.snap_id, "revision": p.revision,
                 "version": p.version, "summary": f"the {p.name} snap",
@@ -76,8 +101,18 @@ class FakeStore:
                              "size": len(p.blob), "sha3-384": p.sha3},
                 **({"channel": channel} if channel else {})}
 
-    def action(self, action: dict[str, object]) -> dict[str, object]:
-        name = action.get("name")
+    def action(self, action: dict[str, object],
+               context: dict[str, dict[str, object]]) -> dict[str, object]:
+        """An install/download action (by name), or a refresh action (by snap-id, its
+        channel or the context's tracking channel; the best revision there, which may
+        be the one installed, as the real store answers)."""
+        if action.get("action") == "refresh":
+            current = context[str(action["snap-id"])]
+            name = next((p.name for p in self.snaps if p.snap_id == action["snap-id"]), None)
+            action = {**action, "name": name,
+                      "channel": action.get("channel") or current["tracking-channel"]}
+        else:
+            name = action.get("name")
         candidates = [p for p in self.snaps if p.name == name]
         base = {"instance-key": action.get("instance-key"), "name": name}
         if not candidates:
@@ -118,7 +153,8 @@ def _handler(store: FakeStore) -> type[BaseHTTPRequestHandler]:
             if self.path != "/v2/snaps/refresh":
                 self._send(404, b"{}")
                 return
-            results = [store.action(a) for a in body["actions"]]
+            context = {str(c["snap-id"]): c for c in body.get("context") or []}
+            results = [store.action(a, context) for a in body["actions"]]
             self._send(200, json.dumps({"results": results}).encode())
 
         def do_GET(self) -> None:
@@ -130,6 +166,13 @@ def _handler(store: FakeStore) -> type[BaseHTTPRequestHandler]:
                 results = [{"name": p.name, "snap-id": p.snap_id, "snap": store.snap_json(p)}
                            for p in store.snaps if q in p.name]
                 self._send(200, json.dumps({"results": results}).encode())
+            elif parts[:3] == ["v2", "snaps", "info"]:
+                info = store.info(parts[3])
+                if info is None:
+                    self._send(404, json.dumps({"error-list": [
+                        {"code": "resource-not-found", "message": "No snap named"}]}).encode())
+                else:
+                    self._send(200, json.dumps(info).encode())
             elif parts[:2] == ["v2", "assertions"]:
                 key = tuple(parts[2:])
                 if key[:1] == ("account-key",):

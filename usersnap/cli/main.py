@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "install": ("install", "Install snaps from local files"),
     "try": ("try", "Test an unpacked snap in the system"),
     "remove": ("remove", "Remove snaps from the system"),
+    "refresh": ("refresh", "Refresh snaps in the system"),
     "list": ("list", "List installed snaps"),
     "info": ("info", "Show detailed information about snaps"),
     "revert": ("revert", "Revert the given snap to the previous state"),

@@ -26,6 +26,7 @@ from usersnap.asserts.format import (
 )
 from usersnap.asserts.verify import SnapSideInfo, derive_side_info, publisher, snap_digest
 from usersnap.client import CHANGE_WAIT_PARAM, LOCAL_FILE_FIELD
+from usersnap.daemon import storeops
 from usersnap.daemon.changes import TaskContext
 from usersnap.daemon.connections import connect_change, disconnect_change, installed_infos
 from usersnap.daemon.envelope import (
@@ -83,8 +84,9 @@ class Unavailable(UsersnapError):
     """Something snapd offers that usersnap does not (yet): said plainly, not faked."""
 
 
-#: What a snapd without a store answers for a store-only query.
-NO_STORE = "usersnap has no store: it installs local .snap files only"
+#: ``snap known --remote``: assertions come from the store only with a download.
+NO_REMOTE_ASSERTIONS = ("usersnap does not query the store for assertions: usersnap "
+                        "download fetches a snap's")
 
 
 class Api:
@@ -214,8 +216,8 @@ class Api:
             "jailmode": False,
             "private": False,
             "trymode": rev.try_dir is not None,
-            "channel": "",
-            "tracking-channel": "",
+            "channel": snap.tracking,
+            "tracking-channel": snap.tracking,
             "developer": account["username"] if account else "",
             "license": info.license,
             "install-date": rfc3339(rev.installed_at),
@@ -229,7 +231,17 @@ class Api:
         ctype = req.headers.get("content-type", "")
         if not ctype.startswith("multipart/"):
             body = await _json_body(req)
-            raise BadRequest(f"unsupported multi-snap operation {body.get('action')!r}")
+            names = body.get("snaps") or []
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise BadRequest("cannot decode request body into snap instruction: snaps "
+                                 "must be a list of names")
+            if body.get("action") == "install" and names:
+                change = await storeops.install(self.manager, names, None, None)
+            elif body.get("action") == "refresh":
+                change = await storeops.refresh(self.manager, names, None, many=True)
+            else:
+                raise BadRequest(f"unsupported multi-snap operation {body.get('action')!r}")
+            return async_response(change.id)
         form = await req.multipart(self.upload_dir, max_file_bytes=MAX_UPLOAD)
         if form.fields.get("action") == "try":
             for part in form.files:
@@ -281,7 +293,17 @@ class Api:
         if revision is not None and not isinstance(revision, str | int):
             raise BadRequest("invalid revision")
         rev = None if revision is None else str(revision)
-        if action == "remove":
+        channel = body.get("channel") or None
+        if channel is not None and not isinstance(channel, str):
+            raise BadRequest("invalid channel")
+        if action == "install":
+            change = await storeops.install(self.manager, [name], channel,
+                                            None if rev is None else _revision(rev))
+        elif action == "refresh":
+            if rev is not None:
+                raise BadRequest("usersnap cannot refresh to a given revision yet")
+            change = await storeops.refresh(self.manager, [name], channel, many=False)
+        elif action == "remove":
             change = self.manager.remove(name, rev, purge=bool(body.get("purge")))
         elif action == "revert":
             change = self.manager.revert(name, rev)
@@ -343,11 +365,26 @@ class Api:
     # -- the store --------------------------------------------------------------------
 
     async def find(self, req: Request, args: list[str]) -> Response:
-        """``snap find QUERY`` asks the store; ``snap info`` (``name=``) is answered from
-        the installed snaps alone, as before."""
-        query = _query(req, "q")
+        """snapd's searchStore: ``q=`` (snap find) asks the store's find, ``name=`` (snap
+        info) its snaps/info, ``select=refresh`` (snap refresh --list) refresh actions
+        for the installed store snaps."""
+        query, name = _query(req, "q"), _query(req, "name")
+        if _query(req, "select") == "refresh":
+            if query or name:
+                raise BadRequest(f"cannot use '{'q' if query else 'name'}' with "
+                                 "'select=refresh'")
+            updates, _ = await storeops.refresh_candidates(self.manager, [])
+            return sync_response([s.json() for _, s in updates])
+        if name:
+            if query:
+                raise BadRequest("cannot use 'q' and 'name' together")
+            try:
+                answer = await trio.to_thread.run_sync(StoreClient().info, name)
+            except SnapNotFoundError as err:
+                raise SnapNotFoundError("snap not found", value=name) from err
+            return sync_response([storeops.info_json(answer)])
         if not query:
-            raise Unavailable(NO_STORE)
+            raise BadRequest("usersnap cannot list the store's featured snaps: give a query")
         found = await trio.to_thread.run_sync(StoreClient().find, query)
         return sync_response([s.json() for s in found])
 
@@ -359,7 +396,7 @@ class Api:
             raise BadRequest(f'invalid assert type: "{args[0]}"')
         headers = {k: v[0] for k, v in req.query.items() if v and k not in ("remote", "json")}
         if _query(req, "remote") == "true":
-            raise Unavailable(NO_STORE)
+            raise Unavailable(NO_REMOTE_ASSERTIONS)
         found = await trio.to_thread.run_sync(
             self.manager.assertions.find_many, args[0], headers)
         return Response(200, {"Content-Type": "application/x.ubuntu.assertion",
@@ -588,6 +625,12 @@ class SnapctlApi:
 
 class _UnsuccessfulError(UsersnapError):
     kind = "unsuccessful"
+
+
+def _revision(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequest(f"invalid snap revision: {text!r}")
+    return int(text)
 
 
 def _query(req: Request, key: str) -> str:

@@ -172,6 +172,16 @@ class ChangeManager:
         self._nursery.start_soon(self._run, change)
         return change
 
+    def extend(self, change: Change, tasks: list[Task]) -> None:
+        """Insert tasks right after the running task of a change (on the trio thread):
+        a store install knows the tasks of the snap it downloads only once it has it,
+        and they run before the next snap's download."""
+        for task in tasks:
+            task.change = change
+        doing = [i for i, t in enumerate(change.tasks) if t.status == "Doing"]
+        at = doing[0] + 1 if doing else len(change.tasks)
+        change.tasks[at:at] = tasks
+
     def get(self, change_id: str) -> Change:
         try:
             return self._changes[change_id]
@@ -213,7 +223,7 @@ class ChangeManager:
         done: list[Task] = []
         failed: Task | None = None
         reason = ""
-        for task in change.tasks:
+        for task in change.tasks:  # tasks inserted after the running one (extend) run too
             if change.aborted:
                 break
             task.status = "Doing"

@@ -267,10 +267,13 @@ class SnapManager:
     # -- install and try ----------------------------------------------------------
 
     def install(self, upload: Path, loaded: LoadedSnap, display_path: str,
-                asserted: SnapSideInfo | None = None) -> Change:
+                asserted: SnapSideInfo | None = None, *, tracking: str = "",
+                into: Change | None = None) -> Change:
         """Install an already validated upload as a change (on the trio thread);
         ``asserted``: what its assertions say (store revision, snap-id), None with
-        --dangerous."""
+        --dangerous; ``tracking``: the store channel to follow from now on; ``into``: a
+        running store install or refresh change (holding the snap) to insert the
+        tasks into, after its download."""
         name = loaded.info.name
 
         def prepare(revision: str) -> tuple[TaskFn, TaskFn]:
@@ -289,7 +292,8 @@ class SnapManager:
         return self._add_revision(
             "install-snap", summary, loaded, display_path, prepare,
             size=upload.stat().st_size, try_dir=None,
-            refused=lambda: upload.unlink(missing_ok=True), asserted=asserted)
+            refused=lambda: upload.unlink(missing_ok=True), asserted=asserted,
+            tracking=tracking, into=into)
 
     def try_dir(self, path: str, loaded: LoadedSnap) -> Change:
         """Serve an already validated directory as a new revision (``snap try``)."""
@@ -308,7 +312,7 @@ class SnapManager:
     def _add_revision(
         self, kind: str, summary: str, loaded: LoadedSnap, display_path: str,
         prepare: Prepare, *, size: int, try_dir: str | None, refused: Callable[[], None],
-        asserted: SnapSideInfo | None = None,
+        asserted: SnapSideInfo | None = None, tracking: str = "", into: Change | None = None,
     ) -> Change:  # fmt: skip
         """snapd's doInstall for a local revision: prepare, mount, copy data, link (the
         commit), clean up beyond retention.  ``refused`` undoes what the caller set up
@@ -319,7 +323,8 @@ class SnapManager:
         old = self.state.snaps.get(name)
         revision = old.next_local_revision() if old else "x1"
         try:
-            self.changes.check_conflict((name,))
+            if into is None:
+                self.changes.check_conflict((name,))
             if asserted is not None:
                 revision = str(asserted.revision)
                 check_asserted_name(display_path, name, asserted)
@@ -371,6 +376,8 @@ class SnapManager:
                 current = state.snaps.get(name)
                 previous[0] = current
                 snap, gone = add_revision(current, name, new_rev, info.type)
+                if tracking:
+                    snap = replace(snap, tracking=tracking)
                 dropped.extend(gone)
                 state = state.with_snap(snap, name)
                 if state.cookie_of(name) is None:  # snapd creates it when first linked
@@ -425,12 +432,19 @@ class SnapManager:
             *self._after_link_hooks(name, info.type, revision),
             c.new_task("cleanup", f'Clean up "{name}" ({revision}) install', discard_old),
         ]
+        if into is not None:
+            c.extend(into, tasks)
+            return into
         try:
             return c.start(kind, summary, (name,), tasks, {"snap-name": name})
         except UsersnapError:
             loaded.image.close()
             refused()
             raise
+
+    def set_tracking(self, name: str, tracking: str) -> None:
+        """Follow another store channel (a refresh --channel with nothing newer)."""
+        self._commit(lambda s: s.with_snap(replace(s.snaps[name], tracking=tracking), name))
 
     # -- remove -------------------------------------------------------------------
 

@@ -56,6 +56,9 @@ class SnapState:
     #: the last health reported (snapd's HealthState: revision, timestamp, status,
     #: message, code), None until a check-health hook ran
     health: Mapping[str, Any] | None = None
+    #: the store channel followed (snapd's TrackingChannel, "latest/stable"), "" for
+    #: snaps installed from a file
+    tracking: str = ""
 
     def revision(self, revision: str) -> RevisionState | None:
         return next((r for r in self.sequence if r.revision == revision), None)
@@ -113,8 +116,9 @@ def add_revision(
     dropped = sequence[:-retain] if len(sequence) > retain else ()
     kept = sequence[len(dropped):]
     snap = SnapState(name=name, sequence=kept, current=rev.revision, type=snap_type)
-    if current is not None:  # configuration and health belong to the snap, not a revision
-        snap = replace(snap, config=current.config, health=current.health)
+    if current is not None:  # configuration, health, tracking belong to the snap
+        snap = replace(snap, config=current.config, health=current.health,
+                       tracking=current.tracking)
     return snap, dropped
 
 
@@ -141,7 +145,8 @@ def to_json(state: State) -> dict[str, object]:
 
 
 def _snap_json(snap: SnapState) -> dict[str, object]:
-    """``config`` and ``health`` only when set: files without them stay as before."""
+    """``config``, ``health`` and ``tracking`` only when set: files without them stay
+    as before."""
     out: dict[str, object] = {
         "current": snap.current, "active": snap.active, "type": snap.type,
         "sequence": [_revision_json(r) for r in snap.sequence],
@@ -150,6 +155,8 @@ def _snap_json(snap: SnapState) -> dict[str, object]:
         out["config"] = dict(snap.config)
     if snap.health is not None:
         out["health"] = dict(snap.health)
+    if snap.tracking:
+        out["tracking"] = snap.tracking
     return out
 
 
@@ -174,7 +181,7 @@ def from_json(data: object) -> State:
             raise ValueError(f"snap {name!r} has a malformed configuration or health")
         snap = SnapState(name=name, sequence=seq, current=str(raw["current"]),
                          active=bool(raw.get("active", True)), type=str(raw.get("type", "app")),
-                         config=config, health=health)
+                         config=config, health=health, tracking=str(raw.get("tracking", "")))
         if not seq or snap.revision(snap.current) is None:
             raise ValueError(f"snap {name!r} has no current revision")
         snaps[name] = snap

@@ -30,8 +30,31 @@ FIELDS = ["download", "revision", "version", "summary", "publisher", "snap-id", 
           "confinement", "base", "license", "description", "title"]
 
 
+#: what snapd asks ``snaps/info`` for (store/details_v2.go, the ones shown)
+INFO_FIELDS = ["title", "summary", "description", "license", "publisher", "snap-id",
+               "channel-map", "revision", "version", "confinement", "type", "base",
+               "download", "created-at"]
+
+
 class StoreError(UsersnapError):
     """The store cannot be reached or answered with an error."""
+
+
+class _NotFound(StoreError):
+    """The store answered 404."""
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """An installed store snap, as a refresh action's context describes it."""
+
+    name: str
+    snap_id: str
+    revision: int
+    tracking: str
+    #: revisions reverted from (kept after the current one): no update to them
+    #: (snapd's SnapState.Block)
+    block: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +132,19 @@ class StoreClient:
             with self.open(self.base_url + path, data=data, headers=hdrs) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as e:
-            raw = e.read()
-            message = _error_message(raw) or f"HTTP {e.code}"
-            raise StoreError(f"store error: {message}") from None
+            message = _error_message(e.read()) or f"HTTP {e.code}"
+            raise (_NotFound if e.code == 404 else StoreError)(
+                f"store error: {message}") from None
         try:
             return json.loads(raw)
         except ValueError:
             raise StoreError("cannot decode the store's answer: not JSON") from None
 
-    def resolve(self, name: str, channel: str | None = None,
-                revision: int | None = None) -> StoreSnap:
+    def resolve(self, name: str, channel: str | None = None, revision: int | None = None,
+                action_name: str = "download") -> StoreSnap:
         """snapd's install/download action: which revision ``name`` is at on ``channel``."""
-        action: dict[str, object] = {"action": "download", "instance-key": "download-1",
-                                     "name": name}
+        action: dict[str, object] = {"action": action_name,
+                                     "instance-key": f"{action_name}-1", "name": name}
         if revision is not None:
             action["revision"] = revision
         else:
@@ -135,6 +158,53 @@ class StoreClient:
         for err in answer.get("error-list") or []:
             raise StoreError(f"store error: {err.get('message', err)}")
         raise SnapNotFoundError(f'snap "{name}" not found', value=name)
+
+    def refresh(self, installed: list[Installed], channel: str | None = None
+                ) -> tuple[list[StoreSnap], dict[str, UsersnapError]]:
+        """snapd's refresh actions (store_action.go): one per installed snap, its
+        snap-id, revision and tracking channel in the context; ``channel`` switches the
+        channel of each.  Returns the newer revisions, and the errors by snap name; the
+        store answering with the revision installed means no update."""
+        if not installed:
+            return [], {}
+        ask = None if channel is None else str(parse_channel(channel))
+        by_key = {i.snap_id: i for i in installed}
+        context = [{"snap-id": i.snap_id, "instance-key": i.snap_id, "revision": i.revision,
+                    "tracking-channel": i.tracking or "latest/stable", "epoch": {"read": [0],
+                                                                                "write": [0]}}
+                   for i in installed]
+        actions = [{"action": "refresh", "instance-key": i.snap_id, "snap-id": i.snap_id,
+                    **({"channel": ask} if ask else {})} for i in installed]
+        answer = self._json("/v2/snaps/refresh", {"context": context, "actions": actions,
+                                                  "fields": FIELDS})
+        found: list[StoreSnap] = []
+        errors: dict[str, UsersnapError] = {}
+        for result in answer.get("results") or []:
+            cur = by_key.get(str(result.get("instance-key")))
+            if cur is None:
+                continue
+            if result.get("result") == "error":
+                errors[cur.name] = _action_error(
+                    cur.name, ask or cur.tracking, result.get("error") or {})
+                continue
+            snap = _snap(result.get("snap") or {}, str(result.get("effective-channel", "")))
+            if snap.revision != cur.revision and snap.revision not in cur.block:
+                found.append(snap)
+        for err in answer.get("error-list") or []:
+            raise StoreError(f"store error: {err.get('message', err)}")
+        return found, errors
+
+    def info(self, name: str) -> Mapping[str, Any]:
+        """``GET /v2/snaps/info/NAME``: the snap and its channel map (snapd's SnapInfo)."""
+        q = urllib.parse.urlencode({"fields": ",".join(INFO_FIELDS),
+                                    "architecture": self.headers["Snap-Device-Architecture"]})
+        try:
+            answer = self._json(f"/v2/snaps/info/{urllib.parse.quote(name, safe='')}?{q}")
+        except _NotFound:
+            raise SnapNotFoundError(f'snap "{name}" not found', value=name) from None
+        if not isinstance(answer, dict):
+            raise StoreError("cannot decode the store's answer: not an object")
+        return answer
 
     def find(self, query: str) -> list[StoreSnap]:
         q = urllib.parse.urlencode({"q": query, "fields": ",".join(FIELDS)})

@@ -144,3 +144,31 @@ async def test_wait_ready_answers_when_the_change_ends_or_times_out() -> None:
 async def _set_later(event: trio.Event) -> None:
     await trio.sleep(0.05)
     event.set()
+
+
+async def test_tasks_inserted_by_a_running_task_run_next_and_are_undone() -> None:
+    """A store install's validate-snap inserts the install chain right after itself."""
+    trail: list[str] = []
+    counter = itertools.count(1)
+    async with trio.open_nursery() as nursery:
+        m = ChangeManager(nursery, lambda: next(counter))
+
+        def record(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
+            def do(ctx: TaskContext) -> None:
+                if fail:
+                    raise UsersnapError("broke")
+                trail.append(name)
+            return do
+
+        def expand(ctx: TaskContext) -> None:
+            change = ctx.change
+            assert change is not None
+            new = m.new_task("n", "N", record("inserted"),
+                             lambda ctx: trail.append("undo inserted"))
+            trio.from_thread.run_sync(m.extend, change, [new])
+
+        tasks = [m.new_task("v", "V", expand), m.new_task("b", "B", record("b", fail=True))]
+        change = m.start("install-snap", "Install", ("snap",), tasks)
+        await wait_ready(m, change.id)
+    assert trail == ["inserted", "undo inserted"]
+    assert [t.kind for t in change.tasks] == ["v", "n", "b"]

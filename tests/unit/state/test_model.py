@@ -84,3 +84,13 @@ def test_config_health_and_cookies_round_trip_and_follow_refreshes() -> None:
         "c2": "gone"}
     refreshed, _ = add_revision(snap, "hello", rev("x2"), "app")
     assert refreshed.config == snap.config and refreshed.health == snap.health
+
+
+def test_tracking_round_trips_follows_refreshes_and_is_optional() -> None:
+    snap, _ = add_revision(None, "hello", rev("7"), "app")
+    assert "tracking" not in to_json(State(snaps={"hello": snap}))["snaps"]["hello"]  # type: ignore[index]
+    tracked = replace(snap, tracking="latest/beta")
+    loaded = from_json(to_json(State(snaps={"hello": tracked})))
+    assert loaded.snaps["hello"].tracking == "latest/beta"
+    refreshed, _ = add_revision(tracked, "hello", rev("8"), "app")
+    assert refreshed.tracking == "latest/beta"

@@ -1,6 +1,5 @@
 """``usersnap download NAME``: fetch a snap and its assertions from the store, as snap
-download does; no daemon involved (nothing is installed).  ``install NAME`` fetches
-through :func:`fetch` too."""
+download does; no daemon involved (nothing is installed)."""
 
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="download to this directory (default: the current one)")
 
 
-def fetch(client: StoreClient, snap: StoreSnap, directory: Path) -> tuple[Path, Path]:
+def _fetch(client: StoreClient, snap: StoreSnap, directory: Path) -> tuple[Path, Path]:
     """NAME_REV.snap (digest checked, with a progress bar on a terminal) and NAME_REV.assert
     (the verified chain) in ``directory``."""
     stem = f"{snap.name}_{snap.revision}"
@@ -43,7 +42,7 @@ def execute(args: argparse.Namespace) -> int:
     client = StoreClient()
     snap = client.resolve(args.snap, args.channel, args.revision)
     print(f'Fetching snap "{snap.name}"')
-    blob, assertions = fetch(client, snap, Path(args.target_directory))
+    blob, assertions = _fetch(client, snap, Path(args.target_directory))
     print(f'Fetching assertions for "{snap.name}"')
     print(f"Install the snap with:\n   usersnap ack {assertions.name}\n"
           f"   usersnap install {blob.name}")

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from usersnap.apps.launchers import bin_on_path, path_hint
-from usersnap.cli.commands.download import fetch
 from usersnap.cli.render import long_publisher
-from usersnap.cli.session import daemon, wait
+from usersnap.cli.session import daemon, start, wait
 from usersnap.client import Client
 from usersnap.dirs import Dirs
-from usersnap.errors import AlreadyInstalledError, NotInstalledError, UsersnapError
-from usersnap.store.client import StoreClient
+from usersnap.errors import AlreadyInstalledError, UsersnapError
+from usersnap.store.channels import parse_channel
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -41,7 +39,7 @@ def execute(args: argparse.Namespace) -> int:
     client = daemon(dirs)
     for file in args.files:
         if file in names:
-            _install_from_store(client, file, args.channel, args.revision)
+            _install_from_store(client, file, args.channel, args.revision, args.no_wait)
             continue
         change_id = client.install_local(
             Path(file), {"action": "install", "snap-path": file,
@@ -52,38 +50,42 @@ def execute(args: argparse.Namespace) -> int:
         name = str(change.get("data", {}).get("snap-name", ""))
         snap = client.get(f"/v2/snaps/{name}")
         assert isinstance(snap, dict)
-        _installed(snap)
+        show_done(snap)
     if not bin_on_path(dirs):
         print(path_hint(dirs), file=sys.stderr)
     return 0
 
 
-def _installed(snap: object, channel: str = "") -> None:
-    """snap's "NAME (CHANNEL) VERSION from PUBLISHER installed" line."""
+def show_done(snap: object, action: str = "installed") -> None:
+    """snap's "NAME (CHANNEL) VERSION from PUBLISHER installed" line (showDoneSnap)."""
     assert isinstance(snap, dict)
     by = snap.get("publisher")
     origin = f" from {long_publisher(by)}" if isinstance(by, dict) else ""
-    shown = f" ({channel})" if channel and not channel.endswith("stable") else ""
-    print(f"{snap['name']}{shown} {snap['version']}{origin} installed")
+    print(f"{snap['name']}{channel_note(str(snap.get('channel') or ''))} {snap['version']}"
+          f"{origin} {action}")
+
+
+def channel_note(channel: str) -> str:
+    """`` (beta)`` for latest/beta, nothing for stable (snapd's channel.Parse Name)."""
+    if not channel:
+        return ""
+    name = str(parse_channel(channel)).removeprefix("latest/")
+    return "" if name == "stable" else f" ({name})"
 
 
 def _install_from_store(client: Client, name: str, channel: str | None,
-                        revision: int | None) -> None:
-    """Download the snap and its assertions, acknowledge them, install the verified file
-    (client-side: usersnapd installs it like any signed local file)."""
+                        revision: int | None, no_wait: bool) -> None:
+    """usersnapd downloads the snap and its assertions, checks them and installs it,
+    in one change (the task's progress shows the download on a terminal)."""
+    body: dict[str, object] = {"action": "install"}
+    if channel:
+        body["channel"] = channel
+    if revision is not None:
+        body["revision"] = str(revision)
     try:
-        client.get(f"/v2/snaps/{name}")
-    except NotInstalledError:
-        pass
-    else:
+        change_id = start(client, f"/v2/snaps/{name}", body)
+    except AlreadyInstalledError:
         raise AlreadyInstalledError(
-            f"snap \"{name}\" is already installed, see 'usersnap help refresh'")
-    store = StoreClient()
-    snap = store.resolve(name, channel, revision)
-    with tempfile.TemporaryDirectory(prefix="usersnap-download-") as tmp:
-        blob, assertions = fetch(store, snap, Path(tmp))
-        client.post_bytes("/v2/assertions", assertions.read_bytes(),
-                          "application/x.ubuntu.assertion")
-        wait(client, client.install_local(blob, {"action": "install", "snap-path": blob.name}),
-             no_wait=False)
-    _installed(client.get(f"/v2/snaps/{snap.name}"), snap.channel)
+            f"snap \"{name}\" is already installed, see 'usersnap help refresh'") from None
+    if wait(client, change_id, no_wait=no_wait) is not None:
+        show_done(client.get(f"/v2/snaps/{name}"))
