@@ -16,9 +16,9 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
 from usersnap.dirs import Dirs
@@ -38,8 +38,7 @@ Query = Mapping[str, str | Sequence[str]]
 _Body = bytes | Iterable[bytes] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """A ``sync`` answer's ``result``, or the ``change`` id of an ``async`` one."""
 
     result: object

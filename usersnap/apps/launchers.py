@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from usersnap.dirs import Dirs
-from usersnap.state.store import write_atomic
+from usersnap.state.atomic import write_atomic
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "wrappers" / "launcher.sh.in"
 #: Where ``import usersnap`` finds this package (the launcher runs Python without site).

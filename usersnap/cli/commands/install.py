@@ -13,7 +13,6 @@ from usersnap.cli.session import daemon, start, wait
 from usersnap.client import Client
 from usersnap.dirs import Dirs
 from usersnap.errors import AlreadyInstalledError, UsersnapError
-from usersnap.store.channels import parse_channel
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -69,6 +68,8 @@ def channel_note(channel: str) -> str:
     """`` (beta)`` for latest/beta, nothing for stable (snapd's channel.Parse Name)."""
     if not channel:
         return ""
+    from usersnap.store.channels import parse_channel  # store snaps only: off the file path
+
     name = str(parse_channel(channel)).removeprefix("latest/")
     return "" if name == "stable" else f" ({name})"
 
