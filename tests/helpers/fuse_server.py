@@ -12,7 +12,7 @@ It prints ``ready`` once mounted, then answers each command line with one line,
     closed NAME REVISION        "ok yes" once the tree has closed that revision's image
     handles                     open file and directory handles
     block-read                  read /dev/fuse on the loop's thread, blocking, as pyfuse3
-                                does; answer the request read with EAGAIN; "ok OPCODE"
+                                does, until a statfs comes (answered EAGAIN); "ok 17"
     quit
 
 A separate process, so that tests read the mount from outside the loop serving it, and
@@ -118,14 +118,22 @@ def _serve(mountpoint: Path) -> None:
 
 def _read_one_request() -> int:
     """What pyfuse3 is left doing when a request is withdrawn after the loop saw the fd
-    readable: a blocking read with nothing queued.  The request that ends it is answered
-    with EAGAIN here, since libfuse never sees it; returns its opcode."""
+    readable: a blocking read with nothing queued.  Requests that end it are answered
+    with EAGAIN here, since libfuse never sees them (forgets need no answer), until a
+    statfs comes; returns the opcodes read."""
     fd = next(int(f) for f in os.listdir("/proc/self/fd")
               if os.path.realpath(f"/proc/self/fd/{f}") == "/dev/fuse")
-    data = os.read(fd, 8 << 20)  # at least max_write and the headers, or EINVAL
-    _length, opcode, unique = struct.unpack_from("<IIQ", data)
-    os.write(fd, struct.pack("<IiQ", 16, -errno.EAGAIN, unique))
-    return opcode
+    while True:
+        data = os.read(fd, 8 << 20)  # at least max_write and the headers, or EINVAL
+        _length, opcode, unique = struct.unpack_from("<IIQ", data)
+        if opcode not in (_FUSE_FORGET, _FUSE_BATCH_FORGET):
+            os.write(fd, struct.pack("<IiQ", 16, -errno.EAGAIN, unique))
+        if opcode == _FUSE_STATFS:
+            return opcode
+
+
+#: linux/fuse.h opcodes
+_FUSE_FORGET, _FUSE_STATFS, _FUSE_BATCH_FORGET = 2, 17, 42
 
 
 # -- the test side ------------------------------------------------------------------------
