@@ -81,6 +81,11 @@ class Dirs:
         return self.runtime / "snap"
 
     @property
+    def home_view(self) -> Path:
+        """The writable view of $HOME in the FUSE mount (``fusefs.home``), never listed."""
+        return self.mount / ".home"
+
+    @property
     def socket(self) -> Path:
         return self.runtime / SOCKET_NAME
 
