@@ -59,7 +59,11 @@ def install_probe(us: Usersnap, tmp: Path) -> None:
     us.run("install", "--dangerous", str(snap))
 
 
-def sh(us: Usersnap, script: str, check: bool = True) -> str:
+def sh(us: Usersnap, script: str, home: Path | None = None, check: bool = True) -> str:
+    """``script`` run by the probe; with ``home``, ``~`` is that (the real $HOME) rather
+    than the app's $HOME ($SNAP_USER_DATA)."""
+    if home is not None:
+        script = f"HOME={home}; " + script
     proc = us.run("run", "ifprobe.sh", script, check=check)
     return proc.stdout
 
@@ -118,6 +122,49 @@ def test_home_symlinks_resolve_like_apparmor(us: Usersnap, tmp_path: Path) -> No
     assert sh(us, script).splitlines() == ["denied"] * 5 + ["seen"]
     assert sh(us, f"echo x > {home}/keys/planted 2>/dev/null || echo read-only") == "read-only\n"
     assert sorted(p.name for p in (home / ".ssh").iterdir()) == ["id_test"]
+
+
+def test_home_new_entries_persist_and_hidden_ones_cannot_be_made(
+        us: Usersnap, tmp_path: Path) -> None:
+    """Issue #4: new visible top-level entries reach the real $HOME, as under snapd; new
+    hidden ones are refused (snapd's AppArmor denies them) and leave nothing behind."""
+    home = Path(os.environ["HOME"])
+    (home / "visible.txt").write_text("one\n")
+    install_probe(us, tmp_path)
+    before = {p.name for p in home.iterdir()}
+    assert sh(us, "echo new > ~/newfile && mkdir -p ~/newdir/sub && echo deep > "
+                  "~/newdir/sub/file && echo two >> ~/visible.txt && echo ok", home) == "ok\n"
+    assert (home / "newfile").read_text() == "new\n"
+    assert (home / "newdir" / "sub" / "file").read_text() == "deep\n"
+    assert (home / "visible.txt").read_text() == "one\ntwo\n"
+    attempts = ["echo x > ~/.bash_login", "mkdir ~/.config", "mkdir ~/.ssh",
+                "mv ~/newfile ~/.hidden", "ln -s x ~/.evil", "ln ~/newfile ~/.evil2",
+                "mkfifo ~/.fifo", "mkdir ~/snap/other"]
+    script = "; ".join(f"{{ {a}; }} 2>/dev/null && echo made || echo refused" for a in attempts)
+    assert sh(us, script, home).splitlines() == ["refused"] * len(attempts)
+    assert {p.name for p in home.iterdir()} == before | {"newfile", "newdir"}
+    assert (home / "newfile").read_text() == "new\n"
+    # the view itself is no way round: hidden in the sandbox's /snap
+    assert sh(us, "ls -A /snap/.home 2>/dev/null; cat /snap/.home/visible.txt 2>/dev/null "
+                  "|| echo hidden") == "hidden\n"
+
+
+def test_home_top_level_changes_reach_the_next_run(us: Usersnap, tmp_path: Path) -> None:
+    """The list of top-level entries is planned with: a run after it changed binds what
+    is there now (the run cache's record of the last plan no longer matches)."""
+    home = Path(os.environ["HOME"])
+    (home / "gone").mkdir()
+    install_probe(us, tmp_path)
+    devices = "stat -c %d ~ ~/{name}"
+    first = sh(us, devices.format(name="gone"), home).split()
+    assert first[0] != first[1]  # bound straight from the real $HOME, not the view
+    sh(us, "mkdir ~/made", home)
+    made = sh(us, devices.format(name="made"), home).split()
+    assert made[0] != made[1] and made[1] == first[1]
+    (home / "gone").rmdir()  # planned for a bind, now missing: the launch still works
+    (home / "later").write_text("later\n")
+    later = sh(us, "cat ~/later; stat -c %d ~ ~/later", home).split()
+    assert later[0] == "later" and later[1] != later[2]
 
 
 def _listener() -> tuple[socket.socket, int]:

@@ -51,3 +51,16 @@ def test_debian_like(tmp_path: Path) -> None:
     release.write_text("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n")  # snap-confine's exact match
     assert not _debian_like(str(release))
     assert not _debian_like(str(tmp_path / "missing"))
+
+
+def test_home_entries_and_whether_the_view_serves_home(tmp_path: Path) -> None:
+    home, other = tmp_path / "home", tmp_path / "other"
+    (home / ".ssh").mkdir(parents=True)
+    (home / "notes").write_text("x")
+    other.mkdir()
+    facts = gather_host_facts(None, home=home, home_view=home)  # stands for a faithful view
+    assert facts.home_entries == (Entry(".ssh", "dir"), Entry("notes", "file"))
+    assert facts.home_view == "served"
+    assert gather_host_facts(None, home=home, home_view=other).home_view == "other"
+    assert gather_host_facts(None, home=home, home_view=tmp_path / "no").home_view == "absent"
+    assert gather_host_facts(None, home=home).home_view == "absent"

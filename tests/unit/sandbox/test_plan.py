@@ -159,10 +159,50 @@ def test_host_as_base() -> None:
     )
 
 
-def test_home_plug_binds_the_real_home() -> None:
-    spec = plan(app=INFO.apps["files"])
-    assert list(spec.ops[-3:]) == [Bind("/home/alice", "/home/alice"), *HOME_OPS]
-    assert Dir("/home/alice") not in spec.ops
+HOME_TOP = (Entry(".bashrc", "file"), Entry(".dotlink", "symlink", "notes"),
+            Entry(".ssh", "dir"), Entry("Documents", "dir"), Entry("keys", "symlink", ".ssh"),
+            Entry("notes", "file"), Entry("snap", "dir"))
+VIEW_COVER = [Tmpfs("/snap/.home", 0o000), RemountRo("/snap/.home")]
+
+
+def test_home_plug_gets_the_home_view_with_visible_entries_bound_over_it() -> None:
+    facts = replace(FACTS, home_entries=HOME_TOP, home_view="served")
+    spec = plan(app=INFO.apps["files"], facts=facts)
+    at = list(spec.ops).index(RoBind("/run/user/1000/usersnap/snap", "/snap"))
+    assert list(spec.ops[at + 1:]) == [
+        *VIEW_COVER,
+        Bind("/run/user/1000/usersnap/snap/.home", "/home/alice"),
+        Bind("/home/alice/Documents", "/home/alice/Documents", optional=True),
+        Bind("/home/alice/notes", "/home/alice/notes", optional=True),
+        Tmpfs("/home/alice/snap"),
+        Bind("/u/root/user-data/hello", "/home/alice/snap/hello"),
+        RemountRo("/home/alice/snap"),
+        RemountRo("/"),
+    ]
+    assert spec.notices == ()
+    # without home the view is covered all the same, and $HOME is empty
+    spec = plan(facts=facts)
+    assert list(spec.ops[at + 1:]) == [*VIEW_COVER, Dir("/home/alice"), *HOME_OPS]
+
+
+@pytest.mark.parametrize("view", ["absent", "other"])
+def test_home_plug_without_a_view_gets_a_read_only_top_level(view: str) -> None:
+    facts = replace(FACTS, home_entries=HOME_TOP, home_view=view)  # type: ignore[arg-type]
+    spec = plan(app=INFO.apps["files"], facts=facts)
+    at = list(spec.ops).index(RoBind("/run/user/1000/usersnap/snap", "/snap"))
+    assert list(spec.ops[at + 1:]) == [
+        *(VIEW_COVER if view == "other" else []),
+        Tmpfs("/home/alice"),
+        Bind("/home/alice/Documents", "/home/alice/Documents", optional=True),
+        Bind("/home/alice/notes", "/home/alice/notes", optional=True),
+        Symlink("notes", "/home/alice/.dotlink"),
+        Symlink(".ssh", "/home/alice/keys"),
+        Bind("/u/root/user-data/hello", "/home/alice/snap/hello"),
+        RemountRo("/home/alice"),
+        RemountRo("/"),
+    ]
+    assert spec.notices == ('interface "home" is connected but the top level of $HOME is '
+                            "read-only: usersnapd serves no view of it (usersnap runs rootless)",)
 
 
 def test_hook_plan() -> None:
