@@ -63,6 +63,7 @@ from usersnap.interfaces.effects import Host as EffectsHost
 from usersnap.interfaces.effects import plan_effects
 from usersnap.interfaces.gpu import HostDriver, plan_driver
 from usersnap.meta.model import App, Hook, SnapInfo, frozen_map
+from usersnap.sandbox.bwrap import MAX_PINNED, PINNED_FD
 from usersnap.sandbox.command import app_argv, hook_argv, shell_argv
 from usersnap.sandbox.environment import (
     SNAP_MOUNT_DIR,
@@ -76,6 +77,7 @@ from usersnap.sandbox.ops import (
     Dir,
     NsOp,
     Op,
+    PinnedBind,
     Proc,
     RemountRo,
     RoBind,
@@ -377,9 +379,12 @@ def _home_ops(dirs: Dirs, instance: str, facts: HostFacts, plugged: bool) -> lis
     own = Bind(str(dirs.user_data_dir(instance)), user_snap_dir(home, instance))
     if not plugged:
         return [Dir(home), own]
-    # optional: an entry removed since the facts were gathered is skipped
-    direct: list[Op] = [Bind(path, path, optional=True) for path in (
-        go_join(home, e.name) for e in facts.home_entries if bound_directly(e.name, e.kind))]
+    # pinned: opened without following a symlink at each start (a snap with home could
+    # have swapped one for a link to ~/.ssh); beyond MAX_PINNED, left to the view
+    names = [e.name for e in facts.home_entries if bound_directly(e.name, e.kind)]
+    direct: list[Op] = [PinnedBind(go_join(home, name), go_join(home, name), optional=True,
+                                   fd=PINNED_FD + index)
+                        for index, name in enumerate(names[:MAX_PINNED])]
     if facts.home_view == "served":
         snap = go_join(home, RESERVED)
         return [Bind(str(dirs.home_view), home), *direct, Tmpfs(snap), own, RemountRo(snap)]

@@ -11,7 +11,18 @@ import pytest
 from usersnap.dirs import Dirs
 from usersnap.errors import SandboxError
 from usersnap.meta.model import App, Hook, Plug, SnapInfo, frozen_map
-from usersnap.sandbox.ops import Bind, DevBind, Dir, Proc, RemountRo, RoBind, Symlink, Tmpfs
+from usersnap.sandbox.bwrap import MAX_PINNED, PINNED_FD
+from usersnap.sandbox.ops import (
+    Bind,
+    DevBind,
+    Dir,
+    PinnedBind,
+    Proc,
+    RemountRo,
+    RoBind,
+    Symlink,
+    Tmpfs,
+)
 from usersnap.sandbox.plan import Entry, EntryKind, HostFacts, plan_sandbox, plugged_interfaces
 
 DIRS = Dirs(root=Path("/u/root"), runtime=Path("/run/user/1000/usersnap"),
@@ -172,8 +183,8 @@ def test_home_plug_gets_the_home_view_with_visible_entries_bound_over_it() -> No
     assert list(spec.ops[at + 1:]) == [
         *VIEW_COVER,
         Bind("/run/user/1000/usersnap/snap/.home", "/home/alice"),
-        Bind("/home/alice/Documents", "/home/alice/Documents", optional=True),
-        Bind("/home/alice/notes", "/home/alice/notes", optional=True),
+        PinnedBind("/home/alice/Documents", "/home/alice/Documents", optional=True, fd=16),
+        PinnedBind("/home/alice/notes", "/home/alice/notes", optional=True, fd=17),
         Tmpfs("/home/alice/snap"),
         Bind("/u/root/user-data/hello", "/home/alice/snap/hello"),
         RemountRo("/home/alice/snap"),
@@ -193,8 +204,8 @@ def test_home_plug_without_a_view_gets_a_read_only_top_level(view: str) -> None:
     assert list(spec.ops[at + 1:]) == [
         *(VIEW_COVER if view == "other" else []),
         Tmpfs("/home/alice"),
-        Bind("/home/alice/Documents", "/home/alice/Documents", optional=True),
-        Bind("/home/alice/notes", "/home/alice/notes", optional=True),
+        PinnedBind("/home/alice/Documents", "/home/alice/Documents", optional=True, fd=16),
+        PinnedBind("/home/alice/notes", "/home/alice/notes", optional=True, fd=17),
         Symlink("notes", "/home/alice/.dotlink"),
         Symlink(".ssh", "/home/alice/keys"),
         Bind("/u/root/user-data/hello", "/home/alice/snap/hello"),
@@ -278,3 +289,14 @@ def test_plug_binding() -> None:
     assert plugged_interfaces(info, info.apps["a"]) == {"network", "home", "x11"}
     assert plugged_interfaces(info, info.apps["b"]) == {"network", "personal-files"}
     assert plugged_interfaces(info, info.hooks["install"]) == {"network"}
+
+
+def test_home_entries_beyond_the_pinned_fds_are_left_to_the_view() -> None:
+    many = tuple(Entry(f"e{i:03}", "file") for i in range(MAX_PINNED + 10))
+    facts = replace(FACTS, home_entries=many, home_view="served")
+    pinned = [op for op in plan(app=INFO.apps["files"], facts=facts).ops
+              if isinstance(op, PinnedBind)]
+    assert len(pinned) == MAX_PINNED
+    assert [op.fd for op in pinned] == list(range(PINNED_FD, PINNED_FD + MAX_PINNED))
+    assert pinned[-1].to_args() == ["--bind-try", f"/proc/self/fd/{PINNED_FD + MAX_PINNED - 1}",
+                                    f"/home/alice/e{MAX_PINNED - 1:03}"]
