@@ -140,6 +140,9 @@ def test_home_new_entries_persist_and_hidden_ones_cannot_be_made(
     assert (home / "newfile").read_text() == "new\n"
     assert (home / "newdir" / "sub" / "file").read_text() == "deep\n"
     assert (home / "visible.txt").read_text() == "one\ntwo\n"
+    # an editor's atomic save over an existing top-level file
+    sh(us, "echo saved > ~/visible.txt.new && mv ~/visible.txt.new ~/visible.txt", home)
+    assert (home / "visible.txt").read_text() == "saved\n"
     attempts = ["echo x > ~/.bash_login", "mkdir ~/.config", "mkdir ~/.ssh",
                 "mv ~/newfile ~/.hidden", "ln -s x ~/.evil", "ln ~/newfile ~/.evil2",
                 "mkfifo ~/.fifo", "mkdir ~/snap/other"]
@@ -203,9 +206,11 @@ def test_home_top_level_changes_reach_the_next_run(us: Usersnap, tmp_path: Path)
     made = sh(us, devices.format(name="made"), home).split()
     assert made[0] != made[1] and made[1] == first[1]
     (home / "gone").rmdir()  # planned for a bind, now missing: the launch still works
-    (home / "later").write_text("later\n")
-    later = sh(us, "cat ~/later; stat -c %d ~ ~/later", home).split()
-    assert later[0] == "later" and later[1] != later[2]
+    (home / "later").mkdir()
+    (home / "later" / "file").write_text("later\n")
+    (home / "top.txt").write_text("top\n")  # files stay in the view: see plan._home_ops
+    later = sh(us, "cat ~/later/file ~/top.txt; stat -c %d ~ ~/later ~/top.txt", home).split()
+    assert later[:2] == ["later", "top"] and later[2] != later[3] and later[2] == later[4]
 
 
 def test_home_without_a_view_has_a_read_only_top_level(us: Usersnap, tmp_path: Path) -> None:

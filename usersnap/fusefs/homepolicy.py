@@ -33,7 +33,7 @@ def may_change(name: str) -> bool:
 
 
 def bound_directly(name: str, kind: str) -> bool:
-    """Whether the planner binds an existing top-level entry of this ``kind`` (``dir``,
+    """Whether the planner may bind an existing top-level entry of this ``kind`` (``dir``,
     ``file``, ``symlink``) straight from $HOME: visible directories and files only.  A
     symlink is never bound (bwrap would follow it on the host, outside the rule): the
     view shows it as a symlink and the kernel resolves it inside the sandbox."""

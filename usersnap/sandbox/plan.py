@@ -21,12 +21,13 @@ snap-semantics §2.4) with the rootless substitutions usersnap needs:
 
 With ``home``, $HOME is usersnapd's home view (``Dirs.home_view``, :mod:`usersnap.fusefs.home`),
 a writable passthrough of the real $HOME that neither shows nor lets anyone make
-top-level hidden entries, with each existing visible directory and file of the real
-$HOME bound straight over it (the kernel serves those at full speed; only new top-level
-entries go through usersnapd) and ``~/snap`` a tmpfs holding ~/snap/NAME.  The view
-itself is covered in the sandbox's /snap.  Without a view of this $HOME (an older
-usersnapd, another $HOME), $HOME is a tmpfs with the same entries bound and the top-level
-symlinks recreated, then read-only: nothing new can be made at the top level.
+top-level hidden entries, with each existing visible directory of the real $HOME bound
+straight over it (the kernel serves what is below them at full speed; top-level files
+and new entries go through usersnapd) and ``~/snap`` a tmpfs holding ~/snap/NAME.  The
+view itself is covered in the sandbox's /snap.  Without a view of this $HOME (an older
+usersnapd, another $HOME), $HOME is a tmpfs with the visible directories and files
+bound and the top-level symlinks recreated, then read-only: nothing new can be made at
+the top level.
 
 When the base is not installed the host's own / stands in for it (read-only, entry by
 entry, never whole) and a notice says so.
@@ -380,12 +381,16 @@ def _home_ops(dirs: Dirs, instance: str, facts: HostFacts, plugged: bool) -> lis
     if not plugged:
         return [Dir(home), own]
     # pinned: opened without following a symlink at each start (a snap with home could
-    # have swapped one for a link to ~/.ssh); beyond MAX_PINNED, left to the view
-    names = [e.name for e in facts.home_entries if bound_directly(e.name, e.kind)]
+    # have swapped one for a link to ~/.ssh); beyond MAX_PINNED, left to the view.  Over
+    # the view, directories only: a mount point cannot be renamed or replaced, and an
+    # editor saving ~/notes.txt atomically renames a new file over it.
+    view = facts.home_view == "served"
+    names = [e.name for e in facts.home_entries
+             if bound_directly(e.name, e.kind) and (e.kind == "dir" or not view)]
     direct: list[Op] = [PinnedBind(go_join(home, name), go_join(home, name), optional=True,
                                    fd=PINNED_FD + index)
                         for index, name in enumerate(names[:MAX_PINNED])]
-    if facts.home_view == "served":
+    if view:
         snap = go_join(home, RESERVED)
         return [Bind(str(dirs.home_view), home), *direct, Tmpfs(snap), own, RemountRo(snap)]
     links = [Symlink(e.target, go_join(home, e.name)) for e in facts.home_entries

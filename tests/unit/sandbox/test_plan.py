@@ -184,7 +184,6 @@ def test_home_plug_gets_the_home_view_with_visible_entries_bound_over_it() -> No
         *VIEW_COVER,
         Bind("/run/user/1000/usersnap/snap/.home", "/home/alice"),
         PinnedBind("/home/alice/Documents", "/home/alice/Documents", optional=True, fd=16),
-        PinnedBind("/home/alice/notes", "/home/alice/notes", optional=True, fd=17),
         Tmpfs("/home/alice/snap"),
         Bind("/u/root/user-data/hello", "/home/alice/snap/hello"),
         RemountRo("/home/alice/snap"),
@@ -292,7 +291,7 @@ def test_plug_binding() -> None:
 
 
 def test_home_entries_beyond_the_pinned_fds_are_left_to_the_view() -> None:
-    many = tuple(Entry(f"e{i:03}", "file") for i in range(MAX_PINNED + 10))
+    many = tuple(Entry(f"e{i:03}", "dir") for i in range(MAX_PINNED + 10))
     facts = replace(FACTS, home_entries=many, home_view="served")
     pinned = [op for op in plan(app=INFO.apps["files"], facts=facts).ops
               if isinstance(op, PinnedBind)]
