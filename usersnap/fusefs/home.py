@@ -368,7 +368,13 @@ class HomeView:
         node = self._real(ino)
         # the descriptor, not a path: a magic link cannot take O_NOFOLLOW
         mode = (flags & ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_NOFOLLOW)) | os.O_CLOEXEC
-        fd = await self._sys(lambda: os.open(_proc(node.fd), mode))
+
+        def reopen() -> int:
+            if not stat.S_ISREG(os.fstat(node.fd).st_mode):  # the kernel opens only files
+                raise OSError(errno.EINVAL, "not a regular file")
+            return os.open(_proc(node.fd), mode)
+
+        fd = await self._sys(reopen)
         return pyfuse3.FileInfo(fh=self._handle(fd), keep_cache=False, direct_io=False)
 
     async def read(self, fh: int, off: int, size: int) -> bytes:
