@@ -143,7 +143,7 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
     # before serving: the first hook or app run must find it (a no-op once built)
     await trio.to_thread.run_sync(ensure_snapctl, dirs)
     activity = Activity()
-    fs = SnapFS(tree, home=_home_view(dirs, tree))
+    fs = SnapFS(tree, home=await trio.to_thread.run_sync(_home_view, dirs, tree))
     try:
         async with trio.open_nursery() as nursery:
             manager.attach_changes(ChangeManager(nursery, manager.next_change_id))

@@ -21,7 +21,8 @@ Every inode the kernel knows holds an ``O_PATH | O_NOFOLLOW`` descriptor of the 
 file, opened relative to its parent's descriptor with a single path component: no
 path is ever resolved again, so renames, symlinks planted below, or ``..`` cannot lead
 outside $HOME or to a hidden entry.  Files are reopened through ``/proc/self/fd``
-(the descriptor, not a path).  Every system call runs in a worker thread.  Inode
+(the descriptor, not a path).  Every system call that can block runs in a worker
+thread (closing an O_PATH descriptor, which does no I/O, is done on the loop).  Inode
 numbers start at :data:`HOME_BASE`, above any the snap tree uses.
 """
 
