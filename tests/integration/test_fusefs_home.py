@@ -50,6 +50,8 @@ def test_lists_visible_names_and_hides_the_view(view: Path, real: Path) -> None:
     assert sorted(os.listdir(view)) == ["Documents", "keys", "notes.txt", "snap"]
     assert ".home" not in os.listdir(view.parent)
     assert os.stat(view).st_mtime_ns == os.stat(real).st_mtime_ns
+    st = os.stat(real)
+    assert os.getxattr(view, "user.usersnap.home") == f"{st.st_dev}:{st.st_ino}".encode()
     assert (view / "notes.txt").read_text() == "notes\n"
     assert os.readlink(view / "keys") == ".ssh"
     assert os.readlink(view / ".dotlink") == "notes.txt"

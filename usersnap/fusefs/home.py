@@ -41,7 +41,14 @@ import pyfuse3
 import trio
 from pyfuse3 import FUSEError
 
-from usersnap.fusefs.homepolicy import RESERVED, classify, component_ok, may_change
+from usersnap.fusefs.homepolicy import (
+    IDENTITY_XATTR,
+    RESERVED,
+    classify,
+    component_ok,
+    identity,
+    may_change,
+)
 
 if TYPE_CHECKING:
     from pyfuse3 import EntryAttributes, FileInfo, SetattrFields, StatvfsData
@@ -50,8 +57,7 @@ T = TypeVar("T")
 
 #: First inode (the view's root) and file handle number of the view.
 HOME_BASE = 1 << 62
-#: How long the kernel may trust an entry or attributes below the root: the host may
-#: change them too.  The root itself gets none (the planner compares it with $HOME).
+#: How long the kernel may trust an entry or attributes: the host may change them too.
 TIMEOUT = 1.0
 #: Entries prepared per worker-thread call while listing a directory.
 READDIR_CHUNK = 128
@@ -177,8 +183,7 @@ class HomeView:
     def _entry(self, node: _Node, st: os.stat_result | None) -> EntryAttributes:
         entry = pyfuse3.EntryAttributes()
         entry.st_ino = node.ino
-        timeout = 0.0 if node is self._root else TIMEOUT
-        entry.entry_timeout = entry.attr_timeout = timeout
+        entry.entry_timeout = entry.attr_timeout = TIMEOUT
         if st is None:  # a placeholder
             entry.st_mode = node.placeholder
             entry.st_nlink = 2 if stat.S_ISDIR(node.placeholder) else 1
@@ -491,6 +496,10 @@ class HomeView:
         return None if node.placeholder or node.hidden else _proc(node.fd)
 
     async def getxattr(self, ino: int, name: bytes) -> bytes:
+        if ino == HOME_BASE and name == IDENTITY_XATTR.encode():
+            st = await self._stat(self._root)
+            assert st is not None
+            return identity(st.st_dev, st.st_ino)
         path = self._xattr_path(ino)
         if path is None:
             raise FUSEError(pyfuse3.ENOATTR)

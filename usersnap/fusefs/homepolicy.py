@@ -16,6 +16,13 @@ Kind = Literal["visible", "hidden", "reserved"]
 
 #: ``~/snap``: the snap's own ``~/snap/NAME`` is bound there; the rest is not the snap's.
 RESERVED = "snap"
+#: The view's root answers this extended attribute with ``identity()`` of the directory
+#: it serves (never cached by the kernel, unlike its attributes): the planner checks it.
+IDENTITY_XATTR = "user.usersnap.home"
+
+
+def identity(st_dev: int, st_ino: int) -> bytes:
+    return f"{st_dev}:{st_ino}".encode()
 
 
 def classify(name: str) -> Kind:

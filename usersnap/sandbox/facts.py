@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from usersnap.fusefs.homepolicy import IDENTITY_XATTR, identity
 from usersnap.interfaces.gpu import EXTRA_LIB_DIR, driver_root, driver_sources, read_driver
 from usersnap.meta.model import frozen_map
 from usersnap.sandbox.environment import dpkg_arch
@@ -111,24 +112,23 @@ def _resolv_dir() -> str:
 
 
 def _home_view(view: Path | None, home: Path | None) -> HomeViewState:
-    """Whether ``view`` (``Dirs.home_view``) serves ``home``: the view's root shows the
-    real directory's attributes but its own inode number, so they are compared
-    (asked twice more should $HOME change between the two stats)."""
+    """Whether ``view`` (``Dirs.home_view``) serves ``home``, by the identity its root
+    tells (its attributes are the real directory's, but cached, and its own inode
+    number); a view that cannot tell serves something else."""
     if view is None:
         return "absent"
-    for _ in range(3):
-        try:
-            shown = os.stat(view)
-        except OSError:
-            return "absent"
-        try:
-            real = os.stat(home) if home is not None else None
-        except OSError:
-            real = None
-        if real is not None and all(getattr(shown, key) == getattr(real, key) for key in (
-                "st_mtime_ns", "st_ctime_ns", "st_nlink", "st_mode", "st_uid", "st_size")):
-            return "served"
-    return "other"
+    try:
+        shown = os.getxattr(view, IDENTITY_XATTR)
+    except FileNotFoundError:
+        return "absent"
+    except OSError:
+        return "other"
+    try:
+        real = os.stat(home) if home is not None else None
+    except OSError:
+        return "other"
+    return "served" if real is not None and shown == identity(real.st_dev, real.st_ino) \
+        else "other"
 
 
 def _video_devices() -> tuple[str, ...]:
