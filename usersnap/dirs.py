@@ -83,6 +83,11 @@ class Dirs(NamedTuple):
         return self.runtime / "snap"
 
     @property
+    def home_view(self) -> Path:
+        """The writable view of $HOME in the FUSE mount (``fusefs.home``), never listed."""
+        return self.mount / ".home"
+
+    @property
     def socket(self) -> Path:
         return self.runtime / SOCKET_NAME
 

@@ -1,6 +1,8 @@
 """The usersnap FUSE filesystem in a process of its own, driven over stdin, for tests.
 
-    python -m tests.helpers.fuse_server MOUNTPOINT
+    python -m tests.helpers.fuse_server MOUNTPOINT [HOME]
+
+With HOME, the mount also serves the home view of that directory at ``.home``.
 
 It prints ``ready`` once mounted, then answers each command line with one line,
 ``ok [VALUE]`` or ``error MESSAGE``:
@@ -40,10 +42,11 @@ REPO = Path(__file__).resolve().parents[2]
 # -- the server ---------------------------------------------------------------------------
 
 
-def _serve(mountpoint: Path) -> None:
+def _serve(mountpoint: Path, home: Path | None) -> None:
     import trio
 
     from usersnap.errors import UsersnapError
+    from usersnap.fusefs.home import HomeView
     from usersnap.fusefs.operations import SnapFS
     from usersnap.fusefs.serve import serve_snapfs
     from usersnap.fusefs.tree import SnapTree
@@ -58,7 +61,7 @@ def _serve(mountpoint: Path) -> None:
             super().close()
 
     tree = SnapTree()
-    fs = SnapFS(tree)
+    fs = SnapFS(tree, home=HomeView(str(home), uid=tree.uid, gid=tree.gid) if home else None)
     images: dict[tuple[str, str], TrackedImage] = {}
 
     async def run(cmd: list[str]) -> str:
@@ -142,12 +145,14 @@ _FUSE_FORGET, _FUSE_STATFS, _FUSE_BATCH_FORGET = 2, 17, 42
 class FuseServer:
     """A running server; ``command()`` talks to it, ``stop()`` always cleans up."""
 
-    def __init__(self, mountpoint: Path, timeout: float = 60) -> None:
+    def __init__(self, mountpoint: Path, timeout: float = 60, home: Path | None = None
+                 ) -> None:
         self.mountpoint = mountpoint
         self.timeout = timeout
         env = dict(os.environ, PYTHONPATH=str(REPO))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.fuse_server", str(mountpoint)],
+            [sys.executable, "-m", "tests.helpers.fuse_server", str(mountpoint),
+             *([str(home)] if home is not None else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=REPO, env=env, text=True,
         )  # fmt: skip
@@ -219,8 +224,8 @@ class FuseServer:
 
 
 @contextlib.contextmanager
-def fuse_server(mountpoint: Path) -> Iterator[FuseServer]:
-    server = FuseServer(mountpoint)
+def fuse_server(mountpoint: Path, home: Path | None = None) -> Iterator[FuseServer]:
+    server = FuseServer(mountpoint, home=home)
     try:
         yield server
     finally:
@@ -228,4 +233,4 @@ def fuse_server(mountpoint: Path) -> Iterator[FuseServer]:
 
 
 if __name__ == "__main__":
-    _serve(Path(sys.argv[1]))
+    _serve(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

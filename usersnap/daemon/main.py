@@ -14,6 +14,7 @@ import fcntl
 import functools
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -28,6 +29,7 @@ from usersnap.daemon.manager import SnapManager
 from usersnap.daemon.supervisor import Supervisor
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
+from usersnap.fusefs.home import HomeView
 from usersnap.fusefs.operations import SnapFS
 from usersnap.fusefs.serve import clear_stale_mount, serve_snapfs
 from usersnap.fusefs.tree import SnapTree
@@ -98,6 +100,21 @@ class Activity:
         return handle
 
 
+def _home_view(dirs: Dirs, tree: SnapTree) -> HomeView | None:
+    """The view of $HOME sandboxes plugging ``home`` get (``fusefs.home``).  It keeps a
+    descriptor per inode the kernel holds, as passthrough file systems do, so the
+    soft limit on descriptors goes up to the hard one.  Without a home directory there
+    is no view, and the planner falls back to a read-only top level."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        return HomeView(str(dirs.home), uid=tree.uid, gid=tree.gid)
+    except OSError as err:
+        log.warning("no home view: cannot open %s: %s", dirs.home, err.strerror)
+        return None
+
+
 async def run_daemon(dirs: Dirs, idle_timeout: float) -> None:
     dirs.ensure_root()
     dirs.ensure_runtime()
@@ -127,7 +144,7 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
     # before serving: the first hook or app run must find it (a no-op once built)
     await trio.to_thread.run_sync(ensure_snapctl, dirs)
     activity = Activity()
-    fs = SnapFS(tree)
+    fs = SnapFS(tree, home=await trio.to_thread.run_sync(_home_view, dirs, tree))
     try:
         async with trio.open_nursery() as nursery:
             manager.attach_changes(ChangeManager(nursery, manager.next_change_id))
@@ -149,6 +166,8 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
         dirs.socket.unlink(missing_ok=True)
         dirs.snap_socket.unlink(missing_ok=True)
         manager.close()
+        if fs.home is not None:
+            fs.home.close()
         log.info("usersnapd %d stopped", os.getpid())
 
 

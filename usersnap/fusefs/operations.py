@@ -15,6 +15,11 @@ them root-owned, so files show as root's, which is what apps expect; the default
 0755/0644 modes make them readable and executable by the user all the same (the kernel
 checks them, ``default_permissions``), and inside the sandbox's user namespace uid 0
 shows as nobody, as for any file of the real root.  The virtual top belongs to the user.
+
+The home view (:mod:`usersnap.fusefs.home`) lives in the same session, at ``.home``
+under the root (never listed; pyfuse3 allows one session per process): each handler
+hands requests about its inode and handle numbers to it.  So the mount is no longer
+mounted ``ro``: the snap tree refuses every write itself, with EROFS.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ import trio
 from pyfuse3 import FUSEError
 
 from usersnap.errors import SnapFileError
+from usersnap.fusefs.home import HomeView
 from usersnap.fusefs.tree import (
     IMAGE_TIMEOUT,
     LIVE_TIMEOUT,
+    ROOT_INODE,
     Attr,
     CurrentLink,
     ImageNode,
@@ -83,6 +90,8 @@ ATTR_ENTRIES = 16384
 #: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without a thread.
 NO_XATTR = 0xFFFFFFFF
 NAME_MAX = 255
+#: Where the home view is, under the root (``Dirs.home_view``).
+HOME_VIEW = b".home"
 
 
 def _handler(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -164,9 +173,12 @@ class _OpenDir:
 class SnapFS(pyfuse3.Operations):
     """Every revision of every installed snap, read-only, from one FUSE session."""
 
-    def __init__(self, tree: SnapTree, *, read_threads: int = READ_THREADS) -> None:
+    def __init__(self, tree: SnapTree, *, read_threads: int = READ_THREADS,
+                 home: HomeView | None = None) -> None:
         super().__init__()
         self.tree = tree
+        #: the home view at ``<mount>/.home``, if this mount serves one
+        self.home = home
         self._read_limiter = trio.CapacityLimiter(read_threads)
         self._index = _IndexCache(INDEX_ENTRIES)
         self._attrs: dict[tuple[int, int], EntryAttributes] = {}
@@ -177,7 +189,12 @@ class SnapFS(pyfuse3.Operations):
 
     def open_handles(self) -> int:
         """Files and directories open on the mount (the daemon stays while any are)."""
-        return len(self._files) + len(self._dirs)
+        home = self.home.open_handles() if self.home is not None else 0
+        return len(self._files) + len(self._dirs) + home
+
+    def _home(self, number: int) -> HomeView | None:
+        """The home view, if ``number`` (an inode or handle) is one of its own."""
+        return self.home if self.home is not None and self.home.owns(number) else None
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -259,6 +276,10 @@ class SnapFS(pyfuse3.Operations):
     async def lookup(
         self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext
     ) -> EntryAttributes:
+        if (home := self._home(parent_inode)) is not None:
+            return await home.lookup(parent_inode, name)
+        if parent_inode == ROOT_INODE and name == HOME_VIEW and self.home is not None:
+            return await self.home.root_entry()
         parent = self._node(parent_inode)
         found: Node | None
         if isinstance(parent, CurrentLink):
@@ -286,12 +307,17 @@ class SnapFS(pyfuse3.Operations):
     async def forget(self, inode_list: Sequence[tuple[InodeT, int]]) -> None:
         try:
             for ino, nlookup in inode_list:
-                self.tree.forget(ino, nlookup)
+                if (home := self._home(ino)) is not None:
+                    home.forget(ino, nlookup)
+                else:
+                    self.tree.forget(ino, nlookup)
         except Exception:  # forget has no reply: an error can only be logged
             log.exception("cannot forget inodes")
 
     @_handler
     async def getattr(self, inode: InodeT, ctx: RequestContext) -> EntryAttributes:
+        if (home := self._home(inode)) is not None:
+            return await home.getattr(inode)
         node = self._node(inode)
         if isinstance(node, ImageNode) and node.rev.mutable and not node.is_revision_root:
             node = await self._refresh(node)
@@ -314,6 +340,8 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def readlink(self, inode: InodeT, ctx: RequestContext) -> FileNameT:
+        if (home := self._home(inode)) is not None:
+            return await home.readlink(inode)
         node = self._node(inode)
         if isinstance(node, CurrentLink):
             target = self.tree.link_target(node)
@@ -348,6 +376,10 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def statfs(self, ctx: RequestContext) -> StatvfsData:
+        """The home view's file system when there is one: pyfuse3 does not say which
+        inode is asked about, and free space matters only where one can write."""
+        if self.home is not None:
+            return await self.home.statfs()
         block_size, blocks, inodes = self.tree.statfs()
         st = pyfuse3.StatvfsData()
         st.f_bsize = st.f_frsize = block_size
@@ -362,6 +394,8 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def opendir(self, inode: InodeT, ctx: RequestContext) -> FileHandleT:
+        if (home := self._home(inode)) is not None:
+            return await home.opendir(inode)
         node = self._node(inode)
         if isinstance(node, VirtualDir):
             handle = _OpenDir(node, self.tree.children(node), [])
@@ -386,6 +420,9 @@ class SnapFS(pyfuse3.Operations):
     @_handler
     async def readdir(self, fh: FileHandleT, start_id: int, token: ReaddirToken) -> None:
         """Offsets: 1 after ".", 2 after "..", 2 + k after the k-th entry."""
+        if (home := self._home(fh)) is not None:
+            await home.readdir(fh, start_id, token)
+            return
         handle = self._dirs.get(fh)
         if handle is None:
             raise FUSEError(errno.EBADF)
@@ -411,6 +448,9 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def releasedir(self, fh: FileHandleT) -> None:
+        if (home := self._home(fh)) is not None:
+            home.releasedir(fh)
+            return
         handle = self._dirs.pop(fh, None)
         if handle is not None and isinstance(handle.node, ImageNode):
             self.tree.drop(handle.node.rev)
@@ -419,6 +459,8 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def open(self, inode: InodeT, flags: FlagT, ctx: RequestContext) -> FileInfo:
+        if (home := self._home(inode)) is not None:
+            return await home.open(inode, flags)
         if flags & os.O_ACCMODE != os.O_RDONLY or flags & os.O_TRUNC:
             raise FUSEError(errno.EROFS)
         node = self._node(inode)
@@ -437,6 +479,8 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def read(self, fh: FileHandleT, off: int, size: int) -> bytes:
+        if (home := self._home(fh)) is not None:
+            return await home.read(fh, off, size)
         node = self._files.get(fh)
         if node is None:
             raise FUSEError(errno.EBADF)
@@ -445,6 +489,9 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def release(self, fh: FileHandleT) -> None:
+        if (home := self._home(fh)) is not None:
+            await home.release(fh)
+            return
         node = self._files.pop(fh, None)
         if node is not None:
             self.tree.drop(node.rev)
@@ -460,6 +507,8 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def getxattr(self, inode: InodeT, name: XAttrNameT, ctx: RequestContext) -> bytes:
+        if (home := self._home(inode)) is not None:
+            return await home.getxattr(inode, name)
         value = (await self._xattrs(inode)).get(name)
         if value is None:
             raise FUSEError(pyfuse3.ENOATTR)
@@ -467,63 +516,110 @@ class SnapFS(pyfuse3.Operations):
 
     @_handler
     async def listxattr(self, inode: InodeT, ctx: RequestContext) -> Sequence[XAttrNameT]:
+        if (home := self._home(inode)) is not None:
+            return await home.listxattr(inode)
         return list(await self._xattrs(inode))
 
-    # -- everything that writes ---------------------------------------------------------
+    # -- everything that writes: the home view's, or EROFS ------------------------------
 
+    @_handler
     async def setattr(
         self, inode: InodeT, attr: EntryAttributes, fields: SetattrFields,
         fh: FileHandleT | None, ctx: RequestContext,
     ) -> EntryAttributes:  # fmt: skip
+        if (home := self._home(inode)) is not None:
+            return await home.setattr(inode, attr, fields, fh)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def mknod(
         self, parent_inode: InodeT, name: FileNameT, mode: ModeT, rdev: int, ctx: RequestContext
     ) -> EntryAttributes:
+        if (home := self._home(parent_inode)) is not None:
+            return await home.mknod(parent_inode, name, mode, rdev)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def mkdir(
         self, parent_inode: InodeT, name: FileNameT, mode: ModeT, ctx: RequestContext
     ) -> EntryAttributes:
+        if (home := self._home(parent_inode)) is not None:
+            return await home.mkdir(parent_inode, name, mode)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def unlink(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
+        if (home := self._home(parent_inode)) is not None:
+            return await home.unlink(parent_inode, name)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def rmdir(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
+        if (home := self._home(parent_inode)) is not None:
+            return await home.rmdir(parent_inode, name)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def symlink(
         self, parent_inode: InodeT, name: FileNameT, target: FileNameT, ctx: RequestContext
     ) -> EntryAttributes:
+        if (home := self._home(parent_inode)) is not None:
+            return await home.symlink(parent_inode, name, target)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def rename(
         self, parent_inode_old: InodeT, name_old: FileNameT, parent_inode_new: InodeT,
         name_new: FileNameT, flags: FlagT, ctx: RequestContext,
     ) -> None:  # fmt: skip
-        raise FUSEError(errno.EROFS)
+        home = self._home(parent_inode_old)
+        if home is not None and self._home(parent_inode_new) is not None:
+            return await home.rename(parent_inode_old, name_old, parent_inode_new, name_new,
+                                     flags)
+        raise FUSEError(errno.EXDEV if home is not None else errno.EROFS)
 
+    @_handler
     async def link(
         self, inode: InodeT, new_parent_inode: InodeT, new_name: FileNameT, ctx: RequestContext
     ) -> EntryAttributes:
-        raise FUSEError(errno.EROFS)
+        home = self._home(new_parent_inode)
+        if home is not None and self._home(inode) is not None:
+            return await home.link(inode, new_parent_inode, new_name)
+        raise FUSEError(errno.EXDEV if home is not None else errno.EROFS)
 
+    @_handler
     async def write(self, fh: FileHandleT, off: int, buf: bytes) -> int:
+        if (home := self._home(fh)) is not None:
+            return await home.write(fh, off, buf)
         raise FUSEError(errno.EROFS)
 
+    @_handler
+    async def fsync(self, fh: FileHandleT, datasync: bool) -> None:
+        if (home := self._home(fh)) is not None:
+            return await home.fsync(fh, datasync)
+        raise FUSEError(errno.ENOSYS)  # nothing to sync: the kernel stops asking
+
+    @_handler
     async def create(
         self, parent_inode: InodeT, name: FileNameT, mode: ModeT, flags: FlagT,
         ctx: RequestContext,
     ) -> tuple[FileInfo, EntryAttributes]:  # fmt: skip
+        if (home := self._home(parent_inode)) is not None:
+            return await home.create(parent_inode, name, mode, flags)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def setxattr(
         self, inode: InodeT, name: XAttrNameT, value: bytes, ctx: RequestContext
     ) -> None:
+        if (home := self._home(inode)) is not None:
+            return await home.setxattr(inode, name, value)
         raise FUSEError(errno.EROFS)
 
+    @_handler
     async def removexattr(self, inode: InodeT, name: XAttrNameT, ctx: RequestContext) -> None:
+        if (home := self._home(inode)) is not None:
+            return await home.removexattr(inode, name)
         raise FUSEError(errno.EROFS)
 
 

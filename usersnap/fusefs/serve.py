@@ -24,11 +24,12 @@ from usersnap.errors import MountError
 from usersnap.fusefs.operations import SnapFS
 
 FUSE_DEVICE = "/dev/fuse"
-#: ro: images never change; no allow_other: the mount is the user's alone (fusermount3
-#: would refuse it without user_allow_other anyway); nosuid/nodev as fusermount3 forces
-#: for users, so that a daemon run as root is no different.
+#: Not ro, for the home view (``<mount>/.home``): the snap tree refuses writes itself
+#: (EROFS); no allow_other: the mount is the user's alone (fusermount3 would refuse it
+#: without user_allow_other anyway); nosuid/nodev as fusermount3 forces for users, so
+#: that a daemon run as root is no different.
 MOUNT_OPTIONS = frozenset(
-    {"fsname=usersnap", "subtype=usersnap", "ro", "default_permissions", "nosuid", "nodev"}
+    {"fsname=usersnap", "subtype=usersnap", "default_permissions", "nosuid", "nodev"}
 )
 #: Lazy unmounts needed at most, should mounts be stacked on one another.
 MAX_STACKED = 8

@@ -8,13 +8,12 @@ with the connections of the plugs bound to the app or hook being run.
 a tmpfs at /var/lib/snapd/lib (or /var/lib/snapd when the base has no lib/ there, so
 ``opengl`` goes right after ``home``: ``desktop`` binds fonts into /var/lib/snapd/hostfs).
 
-``home``: the home directory is bound read-write, then every top-level hidden entry but
-``~/snap`` is covered: directories by an empty read-only tmpfs, files by ``/dev/null``
-(a nodev bind, so opening it fails like AppArmor's denial).  Covering keeps new
-non-hidden files in $HOME persistent, which binding only the visible entries into a
-tmpfs would not; symlinks are left alone: what they resolve to is covered itself,
-visible anyway or outside the sandbox, the answers snapd's AppArmor rules give, which
-match the resolved path.  Not covered: top-level hidden entries the app creates.
+``home``: the planner builds $HOME itself (``plan._home_ops``: usersnapd's home view,
+which hides top-level hidden entries and refuses to make new ones, with the visible
+entries bound over it).  In the view a hidden top-level directory is an empty mode-0
+placeholder nothing can be made in, so a bind another interface puts below one
+(``personal-files``: ``$HOME/.config/app``) gets a tmpfs there first, made read-only
+once every bind is done.
 """
 
 from __future__ import annotations
@@ -30,6 +29,8 @@ from usersnap.interfaces.gpu import EXTRA_LIB_DIR, DriverFile
 from usersnap.interfaces.registry import INTERFACES
 from usersnap.meta.model import Plug
 from usersnap.sandbox.ops import Bind, DevBind, Dir, Op, RemountRo, RoBind, Symlink, Tmpfs
+
+_MOUNTS = (Bind, RoBind, DevBind, Tmpfs, Dir, Symlink)
 
 #: The sandbox's $SNAP_MOUNT_DIR (``usersnap.sandbox.environment.SNAP_MOUNT_DIR``).
 SNAP_DIR = "/snap"
@@ -49,8 +50,10 @@ class Host:
     data: str
     #: the caller's environment (XDG_RUNTIME_DIR, DISPLAY, WAYLAND_DISPLAY)
     host_env: Mapping[str, str]
-    #: top-level hidden entries of $HOME: (name, is a directory); symlinks excluded
-    home_hidden: tuple[tuple[str, bool], ...] = ()
+    #: $HOME is usersnapd's home view (``home``) ...
+    home_view: bool = False
+    #: ... where these top-level hidden directories are placeholders
+    home_hidden_dirs: tuple[str, ...] = ()
     #: /dev/video* nodes present on the host
     video_devices: tuple[str, ...] = ()
     #: the host's NVIDIA driver files (``gpu.plan_driver``) and where the tmpfs holding
@@ -73,13 +76,12 @@ class Effects:
 Mounts = Callable[[Conn, Host], list[Op]]
 
 
-def _home(conn: Conn, host: Host) -> list[Op]:
-    """Covers only; the planner binds $HOME itself (it must come before ~/snap/NAME)."""
-    ops: list[Op] = []
-    for name, is_dir in host.home_hidden:
-        path = posixpath.join(host.home, name)
-        ops += [Tmpfs(path, 0o755), RemountRo(path)] if is_dir else [RoBind("/dev/null", path)]
-    return ops
+def _mount_point(op: Op, host: Host) -> str:
+    """The hidden top-level directory of the home view ``op`` mounts below, or ""."""
+    if not isinstance(op, _MOUNTS) or not op.dest.startswith(host.home + "/"):
+        return ""
+    top, sep, _ = op.dest[len(host.home) + 1:].partition("/")
+    return posixpath.join(host.home, top) if sep and top in host.home_hidden_dirs else ""
 
 
 def _removable_media(conn: Conn, host: Host) -> list[Op]:
@@ -214,7 +216,7 @@ MOUNTS: dict[str, Mounts] = {
     "content": _content,
     "desktop": _desktop,
     "hardware-observe": _none,
-    "home": _home,
+    "home": _none,
     "mount-observe": _none,
     "network": _none,
     "network-bind": _none,
@@ -259,6 +261,15 @@ def plan_effects(conns: Iterable[Conn], bound: Iterable[str], plugs: Mapping[str
             notices.append(f'plug "{name}" ("{plug.interface}" interface) is not supported '
                            "by usersnap and stays disconnected")
     interfaces = frozenset(c.interface for c in mine)
+    if "home" in interfaces and host.home_view:
+        covered: list[Op] = []
+        for op in ops:
+            top = _mount_point(op, host)
+            if top and RemountRo(top) not in late:
+                covered.append(Tmpfs(top, 0o755))
+                late.append(RemountRo(top))
+            covered.append(op)
+        ops = covered
     gpu = "opengl" in interfaces and bool(host.gpu_files and host.gpu_mount)
     return Effects(ops=(*ops, *late), interfaces=interfaces,
                    share_net=bool(interfaces & {"network", "network-bind"}),

@@ -11,6 +11,8 @@ and the app's exit code only if the app was really exec'd, which tells a launch 
 from an app that exits 1), ``SYNC_FD`` the run lock, which bwrap's pid 1 keeps open for
 as long as anything runs in the sandbox, and, for a snap with layouts, ``BLOCK_FD``:
 bwrap waits on it, its namespace built, until the launcher has applied the layouts.
+From ``PINNED_FD`` on, the sources of ``ops.PinnedBind`` ($HOME's entries), at most
+``MAX_PINNED`` of them.
 
 Namespaces: user, pid, ipc, uts, cgroup (if possible); the network is shared only when
 ``network`` or ``network-bind`` is connected (``SandboxSpec.share_net``).
@@ -42,6 +44,10 @@ STATUS_FD = 4
 SYNC_FD = 5
 BLOCK_FD = 6
 SECCOMP_FD = 7
+PINNED_FD = 16
+MAX_PINNED = 256
+#: The launcher's own copies of the fds go from here, above every fd number above.
+FIRST_FREE_FD = PINNED_FD + MAX_PINNED
 NAMESPACES = (
     "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 )

@@ -15,10 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from usersnap.fusefs.homepolicy import IDENTITY_XATTR, identity
 from usersnap.interfaces.gpu import EXTRA_LIB_DIR, driver_root, driver_sources, read_driver
 from usersnap.meta.model import frozen_map
 from usersnap.sandbox.environment import dpkg_arch
-from usersnap.sandbox.plan import ETC_FROM_BASE, ETC_FROM_NEW_BASES, Entry, EntryKind, HostFacts
+from usersnap.sandbox.plan import (
+    ETC_FROM_BASE,
+    ETC_FROM_NEW_BASES,
+    Entry,
+    EntryKind,
+    HomeViewState,
+    HostFacts,
+)
 
 if TYPE_CHECKING:
     from usersnap.layouts.view import Node
@@ -103,16 +111,24 @@ def _resolv_dir() -> str:
     return ""
 
 
-def _home_hidden(home: Path | None) -> tuple[tuple[str, bool], ...]:
-    """The entries the ``home`` interface covers (see usersnap.interfaces.effects)."""
-    if home is None:
-        return ()
+def _home_view(view: Path | None, home: Path | None) -> HomeViewState:
+    """Whether ``view`` (``Dirs.home_view``) serves ``home``, by the identity its root
+    tells (its attributes are the real directory's, but cached, and its own inode
+    number); a view that cannot tell serves something else."""
+    if view is None:
+        return "absent"
     try:
-        with os.scandir(home) as it:
-            return tuple(sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it
-                                if e.name.startswith(".") and not e.is_symlink()))
+        shown = os.getxattr(view, IDENTITY_XATTR)
+    except FileNotFoundError:
+        return "absent"
     except OSError:
-        return ()
+        return "other"
+    try:
+        real = os.stat(home) if home is not None else None
+    except OSError:
+        return "other"
+    return "served" if real is not None and shown == identity(real.st_dev, real.st_ino) \
+        else "other"
 
 
 def _video_devices() -> tuple[str, ...]:
@@ -123,7 +139,7 @@ def _video_devices() -> tuple[str, ...]:
 
 
 def fact_sources(base_tree: Path | None, snapctl_dir: Path | None = None,
-                 home: Path | None = None) -> list[str]:
+                 home: Path | None = None, home_view: Path | None = None) -> list[str]:
     """Every path whose change can change what :func:`gather_host_facts` returns (a
     directory stands for its listing): the run cache re-checks them before reusing a
     plan."""
@@ -135,16 +151,16 @@ def fact_sources(base_tree: Path | None, snapctl_dir: Path | None = None,
              *(posixpath.join(root, d.lstrip("/")) for d in (EXTRA_LIB_DIR, "/var/lib/snapd"))]
     if snapctl_dir is not None:
         paths.append(str(snapctl_dir / "snapctl"))
-    if home is not None:
-        paths.append(str(home))
+    paths += (str(path) for path in (home, home_view) if path is not None)
     return paths
 
 
 def gather_host_facts(base_tree: Path | None, snapctl_dir: Path | None = None,
-                      home: Path | None = None) -> HostFacts:
+                      home: Path | None = None, home_view: Path | None = None) -> HostFacts:
     """Facts for a sandbox whose root is ``base_tree``, or the host's / when None;
     ``snapctl_dir`` is bound when it holds snapctl (see HostFacts.snapctl_mount);
-    ``home`` is listed for the ``home`` interface."""
+    ``home`` is listed for the ``home`` interface, which gets ``home_view`` at $HOME if
+    it serves that directory."""
     root = "/" if base_tree is None else str(base_tree)
     snapctl = mount = ""
     if snapctl_dir is not None and (snapctl_dir / "snapctl").is_file():
@@ -163,7 +179,8 @@ def gather_host_facts(base_tree: Path | None, snapctl_dir: Path | None = None,
         resolv_dir=_resolv_dir(),
         snapctl_dir=snapctl,
         snapctl_mount=mount,
-        home_hidden=_home_hidden(home),
+        home_entries=() if home is None else list_entries(home),
+        home_view=_home_view(home_view, home),
         video_devices=_video_devices(),
         gpu=read_driver(dpkg_arch(), root, driver_root(os.environ)),
     )

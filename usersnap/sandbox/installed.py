@@ -25,8 +25,9 @@ def plan_installed(
 ) -> SandboxSpec:
     """:func:`~usersnap.sandbox.plan.plan_sandbox` for ``revision`` as installed in
     ``dirs``, with its connections as usersnapd stored them."""
+    facts = gather_host_facts(base_tree, snapctl_dir(dirs), dirs.home, dirs.home_view)
     return plan_sandbox(
-        info, revision, dirs, facts=gather_host_facts(base_tree, snapctl_dir(dirs), dirs.home),
+        info, revision, dirs, facts=facts,
         base_tree=base_tree, app=app, hook=hook, args=args, host_env=host_env, shell=shell,
         cookie=cookie, layout_lookup=lookup, connections=load_connections(dirs, info.name),
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from usersnap.dirs import Dirs
 from usersnap.sandbox.bwrap import Hardening, find_bwrap, head_options
+from usersnap.sandbox.ops import PinnedBind
 from usersnap.sandbox.plan import SandboxSpec
 from usersnap.sandbox.probe import bwrap_supports
 from usersnap.sandbox.process import Launch, make_host_dirs, start
@@ -48,8 +49,9 @@ def prepare_launch(spec: SandboxSpec, bwrap: str | None = None) -> Launch:
         seccomp_programs=len(programs),
         disable_userns=bwrap_supports(bwrap, "--disable-userns"),
     )
+    pins = [(op.fd, op.src) for op in spec.ops if isinstance(op, PinnedBind)]
     return Launch(spec.instance, bwrap, head_options(spec, hardening), spec.cwd, programs,
-                  spec.notices)
+                  spec.notices, pins)
 
 
 def run_sandboxed(spec: SandboxSpec, *, run_lock: Path, bwrap: str | None = None) -> int:

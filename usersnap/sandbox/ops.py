@@ -29,6 +29,21 @@ class Bind:
 
 
 @dataclass(frozen=True, slots=True)
+class PinnedBind(Bind):
+    """A read-write bind of ``src`` (an existing entry the planner saw, ``dest`` itself)
+    that nothing can redirect: the launcher opens it without following a symlink and
+    puts that descriptor at ``fd`` (``bwrap.PINNED_FD`` on), and bwrap binds the
+    descriptor.  One gone, or no longer a directory or file, by then is skipped, as
+    ``--bind-try`` skips a missing source.  Else the entry could be swapped for a
+    symlink to anywhere between planning and bwrap's mount, which follows it."""
+
+    fd: int = -1
+
+    def to_args(self) -> list[str]:
+        return ["--bind-try", f"/proc/self/fd/{self.fd}", self.dest]
+
+
+@dataclass(frozen=True, slots=True)
 class RoBind:
     """Read-only (recursive) bind of a host path."""
 

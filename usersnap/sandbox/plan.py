@@ -15,9 +15,19 @@ snap-semantics §2.4) with the rootless substitutions usersnap needs:
 /var                  the base's /var entries, host /var/tmp (as snapd binds it),
                       /var/snap/NAME = ``Dirs.data_dir`` read-write
 /snap                 the FUSE tree (``Dirs.mount``) read-only
-/home, /root,         empty directories; the real home is bound only when the snap plugs
+/home, /root,         empty directories; $HOME is filled only when the snap plugs
 /mnt, /media          ``home`` (auto-connected on classic), ~/snap/NAME is always bound
 ====================  =================================================================
+
+With ``home``, $HOME is usersnapd's home view (``Dirs.home_view``, :mod:`usersnap.fusefs.home`),
+a writable passthrough of the real $HOME that neither shows nor lets anyone make
+top-level hidden entries, with each existing visible directory of the real $HOME bound
+straight over it (the kernel serves what is below them at full speed; top-level files
+and new entries go through usersnapd) and ``~/snap`` a tmpfs holding ~/snap/NAME.  The
+view itself is covered in the sandbox's /snap.  Without a view of this $HOME (an older
+usersnapd, another $HOME), $HOME is a tmpfs with the visible directories and files
+bound and the top-level symlinks recreated, then read-only: nothing new can be made at
+the top level.
 
 When the base is not installed the host's own / stands in for it (read-only, entry by
 entry, never whole) and a notice says so.
@@ -48,11 +58,13 @@ from typing import TYPE_CHECKING, Literal
 
 from usersnap.dirs import Dirs
 from usersnap.errors import SandboxError
+from usersnap.fusefs.homepolicy import RESERVED, bound_directly, classify
 from usersnap.interfaces.connect import Conn, auto_connect, bound_plugs, plugs_of
 from usersnap.interfaces.effects import Host as EffectsHost
 from usersnap.interfaces.effects import plan_effects
 from usersnap.interfaces.gpu import HostDriver, plan_driver
 from usersnap.meta.model import App, Hook, SnapInfo, frozen_map
+from usersnap.sandbox.bwrap import MAX_PINNED, PINNED_FD
 from usersnap.sandbox.command import app_argv, hook_argv, shell_argv
 from usersnap.sandbox.environment import (
     SNAP_MOUNT_DIR,
@@ -66,6 +78,7 @@ from usersnap.sandbox.ops import (
     Dir,
     NsOp,
     Op,
+    PinnedBind,
     Proc,
     RemountRo,
     RoBind,
@@ -78,6 +91,8 @@ if TYPE_CHECKING:  # imported when a snap has layouts: most never pay for it at 
     from usersnap.layouts.view import Lookup
 
 EntryKind = Literal["dir", "file", "symlink"]
+#: ``Dirs.home_view`` is missing, serves another directory, or serves $HOME.
+HomeViewState = Literal["absent", "other", "served"]
 
 #: Entries snap-confine binds from the base back over the host's /etc (mount-support.c).
 ETC_FROM_BASE = (
@@ -121,8 +136,10 @@ class HostFacts:
     #: empty in bases and on PATH ("" when there is no snapctl or neither directory)
     snapctl_dir: str = ""
     snapctl_mount: str = ""
-    #: top-level hidden entries of $HOME (name, is a directory), symlinks left out
-    home_hidden: tuple[tuple[str, bool], ...] = ()
+    #: the top level of $HOME (``home``)
+    home_entries: tuple[Entry, ...] = ()
+    #: whether usersnapd's home view serves $HOME
+    home_view: HomeViewState = "absent"
     #: the host's /dev/video* nodes (``camera``)
     video_devices: tuple[str, ...] = ()
     #: the host's NVIDIA driver (``opengl``)
@@ -251,15 +268,21 @@ def plan_sandbox(
         connections, bound_plugs(info, owner), plugs_of(info),
         EffectsHost(snap=info.name, revision=revision, home=home, uid=dirs.uid,
                     mount=str(dirs.mount), data=str(dirs.data_dir(info.name).parent),
-                    host_env=host_env, home_hidden=facts.home_hidden,
+                    host_env=host_env, home_view=facts.home_view == "served",
+                    home_hidden_dirs=tuple(e.name for e in facts.home_entries
+                                           if e.kind == "dir" and classify(e.name) == "hidden"),
                     video_devices=facts.video_devices, gpu_mount=facts.gpu.mount_at,
                     gpu_files=plan_driver(facts.gpu, arch=facts.arch, base=base_name(info))),
     )
-    *base_ops, last = sandbox_ops(
-        info, dirs, facts=facts, base_tree=base_tree,
-        home_plugged="home" in effects.interfaces,
-    )
-    ops = (*base_ops, *effects.ops, last)
+    plugged = "home" in effects.interfaces
+    *base_ops, last = sandbox_ops(info, dirs, facts=facts, base_tree=base_tree,
+                                  home_plugged=plugged)
+    # $HOME's own remount (see _home_ops) waits for the binds the interfaces add below it
+    late = [base_ops.pop()] if isinstance(base_ops[-1], RemountRo) else []
+    ops = (*base_ops, *effects.ops, *late, last)
+    if plugged and facts.home_view != "served":
+        notices += ('interface "home" is connected but the top level of $HOME is read-only: '
+                    "usersnapd serves no view of it (usersnap runs rootless)",)
     spec = SandboxSpec(
         instance=info.name, revision=revision, uid=dirs.uid, gid=facts.gid, ops=ops,
         # what snap-confine sets, which the snap's own ``environment:`` overrides
@@ -338,12 +361,41 @@ def sandbox_ops(
         Dir("/var/snap"),
         Bind(str(dirs.data_dir(instance)), go_join("/var/snap", instance)),
         RoBind(str(dirs.mount), SNAP_MOUNT_DIR),
-        Bind(home, home) if home_plugged else Dir(home),
-        Bind(str(dirs.user_data_dir(instance)), user_snap_dir(home, instance)),
+    ]
+    if facts.home_view != "absent":  # $HOME's view is for $HOME only
+        view = go_join(SNAP_MOUNT_DIR, dirs.home_view.name)
+        ops += [Tmpfs(view, 0o000), RemountRo(view)]
+    ops += [
+        *_home_ops(dirs, instance, facts, home_plugged),
         # Last: nothing may be created in the root tmpfs from now on (snapd's / is root's).
         RemountRo("/"),
     ]
     return tuple(ops)
+
+
+def _home_ops(dirs: Dirs, instance: str, facts: HostFacts, plugged: bool) -> list[Op]:
+    """$HOME and ~/snap/NAME (see the module docstring).  A remount of $HOME's tmpfs
+    comes last, for plan_sandbox to move after the interfaces' binds."""
+    home = str(dirs.home)
+    own = Bind(str(dirs.user_data_dir(instance)), user_snap_dir(home, instance))
+    if not plugged:
+        return [Dir(home), own]
+    # pinned: opened without following a symlink at each start (a snap with home could
+    # have swapped one for a link to ~/.ssh); beyond MAX_PINNED, left to the view.  Over
+    # the view, directories only: a mount point cannot be renamed or replaced, and an
+    # editor saving ~/notes.txt atomically renames a new file over it.
+    view = facts.home_view == "served"
+    names = [e.name for e in facts.home_entries
+             if bound_directly(e.name, e.kind) and (e.kind == "dir" or not view)]
+    direct: list[Op] = [PinnedBind(go_join(home, name), go_join(home, name), optional=True,
+                                   fd=PINNED_FD + index)
+                        for index, name in enumerate(names[:MAX_PINNED])]
+    if view:
+        snap = go_join(home, RESERVED)
+        return [Bind(str(dirs.home_view), home), *direct, Tmpfs(snap), own, RemountRo(snap)]
+    links = [Symlink(e.target, go_join(home, e.name)) for e in facts.home_entries
+             if e.kind == "symlink" and classify(e.name) != "reserved"]
+    return [Tmpfs(home), *direct, *links, own, RemountRo(home)]
 
 
 def _replicate(

@@ -50,6 +50,7 @@ from usersnap.errors import SandboxError
 from usersnap.sandbox.bwrap import (
     ARGS_FD,
     BLOCK_FD,
+    FIRST_FREE_FD,
     SECCOMP_FD,
     STATUS_FD,
     SYNC_FD,
@@ -75,6 +76,8 @@ _WAITED = FORWARDED | {signal.SIGCHLD}
 #: Python ignores these; exec would pass the ignoring on to the app.
 _RESET_IN_CHILD = (signal.SIGPIPE, signal.SIGXFSZ)
 PR_SET_CHILD_SUBREAPER = 36
+_PATH_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_PATH_NOFOLLOW = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 #: The app may not exist yet when the first signal comes: look for it this long.
 _FIND_APP_TRIES = 200
 _FIND_APP_PAUSE = 0.005
@@ -85,10 +88,11 @@ class Launch:
     stores it): bwrap's options up to the environment, the filter's programs and the
     notices; the environment and the command come separately, per run."""
 
-    __slots__ = ("bwrap", "cwd", "head", "instance", "notices", "seccomp")
+    __slots__ = ("bwrap", "cwd", "head", "instance", "notices", "pins", "seccomp")
 
     def __init__(self, instance: str, bwrap: str, head: Sequence[str], cwd: str | None,
-                 seccomp: Sequence[str], notices: Sequence[str]) -> None:
+                 seccomp: Sequence[str], notices: Sequence[str],
+                 pins: Sequence[tuple[int, str]] = ()) -> None:
         self.instance = instance
         self.bwrap = bwrap
         #: bwrap's options before ``--setenv`` (see ``bwrap.head_options``)
@@ -98,14 +102,17 @@ class Launch:
         self.seccomp = tuple(seccomp)
         #: one-line messages for stderr before the launch
         self.notices = tuple(notices)
+        #: (fd, host path) of each ``ops.PinnedBind``: opened at each start
+        self.pins = tuple(pins)
 
     def to_data(self) -> tuple[str, str, tuple[str, ...], str | None, tuple[str, ...],
-                               tuple[str, ...]]:
-        return (self.instance, self.bwrap, self.head, self.cwd, self.seccomp, self.notices)
+                               tuple[str, ...], tuple[tuple[int, str], ...]]:
+        return (self.instance, self.bwrap, self.head, self.cwd, self.seccomp, self.notices,
+                self.pins)
 
     @classmethod
     def from_data(cls, data: tuple[str, str, tuple[str, ...], str | None, tuple[str, ...],
-                                   tuple[str, ...]]) -> Launch:
+                                   tuple[str, ...], tuple[tuple[int, str], ...]]) -> Launch:
         return cls(*data)
 
 
@@ -123,11 +130,45 @@ def start(launch: Launch, env: Mapping[str, str], argv: Sequence[str], *, run_lo
     blob = pack_args([*launch.head, *tail_options(env, launch.cwd)])
     seccomp_fds = _open_programs(launch.seccomp)
     try:
-        return _run(launch, bwrap_command(argv), blob, run_lock, seccomp_fds, apply_layouts)
+        pinned = _open_pinned(launch.pins)
+        try:
+            fds = {**{SECCOMP_FD + i: fd for i, fd in enumerate(seccomp_fds)}, **pinned}
+            return _run(launch, bwrap_command(argv), blob, run_lock, fds, apply_layouts)
+        finally:
+            for fd in pinned.values():
+                os.close(fd)
     finally:
         for fd in seccomp_fds:
             os.close(fd)
 
+
+def _open_pinned(pins: Sequence[tuple[int, str]]) -> dict[int, int]:
+    """The sources of ``ops.PinnedBind`` by target fd: each opened O_PATH, relative to
+    its directory, without following a symlink; kept only if a directory or a file
+    (the others are left out, and bwrap skips their binds)."""
+    opened: dict[int, int] = {}
+    parents: dict[str, int] = {}
+    try:
+        for target, path in pins:
+            parent, _, name = path.rpartition("/")
+            try:
+                if parent not in parents:
+                    parents[parent] = os.open(parent or "/", _PATH_DIR)
+                fd = os.open(name, _PATH_NOFOLLOW, dir_fd=parents[parent])
+            except OSError:
+                continue
+            if os.fstat(fd).st_mode & 0o170000 in (0o040000, 0o100000):
+                opened[target] = fd
+            else:
+                os.close(fd)
+    except BaseException:
+        for fd in opened.values():
+            os.close(fd)
+        raise
+    finally:
+        for fd in parents.values():
+            os.close(fd)
+    return opened
 
 def _open_programs(paths: Sequence[str]) -> list[int]:
     fds: list[int] = []
@@ -473,7 +514,7 @@ def _args_memfd(blob: bytes) -> int:
 
 
 def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int, layouts: bool,
-           seccomp_fds: list[int]) -> tuple[int, int, int]:
+           fds: Mapping[int, int]) -> tuple[int, int, int]:
     """Start bwrap with its fds in place; return its pid, the status pipe's read end and,
     with ``layouts``, the write end of the pipe it blocks on (else -1)."""
     opened: list[int] = []
@@ -483,18 +524,17 @@ def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int, layouts: bool
         opened.append(args_fd)
         status_r, status_w = os.pipe()
         opened.append(status_w)
-        # Sources above 9 so that no dup2 below overwrites another's source or is a no-op
-        # (dup2 onto itself would leave close-on-exec set).
+        # Sources above every target so that no dup2 below overwrites another's source or
+        # is a no-op (dup2 onto itself would leave close-on-exec set).
         sources = {ARGS_FD: args_fd, STATUS_FD: status_w, SYNC_FD: lock_fd}
         if layouts:
             block_r, block_w = os.pipe()
             opened.append(block_r)
             sources[BLOCK_FD] = block_r
-        for index, fd in enumerate(seccomp_fds):
-            sources[SECCOMP_FD + index] = fd
+        sources.update(fds)
         actions = []
         for target, fd in sources.items():
-            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FIRST_FREE_FD)
             opened.append(high)
             actions.append((os.POSIX_SPAWN_DUP2, high, target))
         try:
@@ -520,7 +560,7 @@ def _drain(signals: frozenset[int]) -> None:
         pass
 
 
-def _run(launch: Launch, argv: list[str], blob: bytes, run_lock: str, seccomp_fds: list[int],
+def _run(launch: Launch, argv: list[str], blob: bytes, run_lock: str, fds: Mapping[int, int],
          apply_layouts: Callable[[int], bool] | None) -> int:
     lock_fd = _hold_run_lock(run_lock)
     try:
@@ -529,7 +569,7 @@ def _run(launch: Launch, argv: list[str], blob: bytes, run_lock: str, seccomp_fd
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
         try:
             pid, status_fd, block_fd = _spawn(launch.bwrap, argv, blob, lock_fd,
-                                              apply_layouts is not None, seccomp_fds)
+                                              apply_layouts is not None, fds)
             try:
                 return _Supervisor(launch.bwrap, launch.instance, pid, status_fd, subreaper,
                                    block_fd, apply_layouts).run()

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from usersnap.sandbox.environment import EnvRecipe
 
 #: Bumped when the record's layout changes; records of another version are misses.
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 
 def record_path(root: str, snap: str, app: str) -> str:

@@ -55,7 +55,7 @@ def global_paths(dirs: Dirs) -> list[str]:
     private by planning, changes with every socket and lock in it: the revision's
     snap.yaml in the mount below it stands for it.)"""
     return [str(dirs.state_file),
-            *fact_sources(None, snapctl_dir(dirs), dirs.home), *code_files()]
+            *fact_sources(None, snapctl_dir(dirs), dirs.home, dirs.home_view), *code_files()]
 
 
 def early_prints(dirs: Dirs) -> tuple[list[str], tuple[object, ...]]:

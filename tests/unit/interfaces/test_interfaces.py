@@ -3,6 +3,8 @@ snapd's messages, and the sandbox effects of connected plugs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from usersnap.errors import InterfacesUnchanged
@@ -58,7 +60,7 @@ def provider(name: str, read: str = "$SNAP/shared") -> bytes:
 HOST = Host(snap="app", revision="x1", home="/home/u", uid=1000, mount="/run/us/snap",
             data="/home/u/.local/share/usersnap/data",
             host_env={"XDG_RUNTIME_DIR": "/run/user/1000", "WAYLAND_DISPLAY": "wayland-0"},
-            home_hidden=((".ssh", True), (".bashrc", False)),
+            home_view=True, home_hidden_dirs=(".ssh", ".config"),
             video_devices=("/dev/video0",))
 
 
@@ -131,13 +133,21 @@ def test_effects_of_connected_plugs() -> None:
     app_a = plan_effects(conns, bound_plugs(CONSUMER, CONSUMER.apps["a"]), plugs, HOST)
     assert app_a.interfaces == {"home", "network", "personal-files", "camera"}
     assert app_a.share_net
+    # in the home view, hidden directories are placeholders: a tmpfs for what goes below
     assert app_a.ops == (
-        Tmpfs("/home/u/.ssh", 0o755), RoBind("/dev/null", "/home/u/.bashrc"),
         DevBind("/dev/video0", "/dev/video0", optional=True),
+        Tmpfs("/home/u/.config", 0o755),
         RoBind("/home/u/.config/app", "/home/u/.config/app", optional=True),
         Bind("/home/u/.app-state", "/home/u/.app-state", optional=True),
-        RemountRo("/home/u/.ssh"),
+        RemountRo("/home/u/.config"),
     )
+    # a tmpfs $HOME (no view) needs none; nor does a $HOME the snap does not get
+    tmpfs_home = plan_effects(conns, bound_plugs(CONSUMER, CONSUMER.apps["a"]), plugs,
+                              replace(HOST, home_view=False))
+    assert Tmpfs("/home/u/.config", 0o755) not in tmpfs_home.ops
+    no_home = plan_effects([c for c in conns if c.interface != "home"],
+                           bound_plugs(CONSUMER, CONSUMER.apps["a"]), plugs, HOST)
+    assert Tmpfs("/home/u/.config", 0o755) not in no_home.ops
     assert app_a.notices == (
         'plug "bt" ("bluez" interface) is not supported by usersnap and stays disconnected',)
     # x11 is plugged by app b only

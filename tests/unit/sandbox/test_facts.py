@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from usersnap.fusefs.homepolicy import IDENTITY_XATTR, identity
 from usersnap.sandbox.facts import _debian_like, gather_host_facts, list_entries
 from usersnap.sandbox.plan import Entry
 
@@ -51,3 +54,24 @@ def test_debian_like(tmp_path: Path) -> None:
     release.write_text("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n")  # snap-confine's exact match
     assert not _debian_like(str(release))
     assert not _debian_like(str(tmp_path / "missing"))
+
+
+def test_home_entries_and_whether_the_view_serves_home(tmp_path: Path) -> None:
+    home, view, other = tmp_path / "home", tmp_path / "view", tmp_path / "other"
+    (home / ".ssh").mkdir(parents=True)
+    (home / "notes").write_text("x")
+    view.mkdir()
+    other.mkdir()
+    try:  # stands for the view's root, which tells what it serves
+        st = home.stat()
+        os.setxattr(view, IDENTITY_XATTR, identity(st.st_dev, st.st_ino))
+        os.setxattr(other, IDENTITY_XATTR, identity(st.st_dev, st.st_ino + 1))
+    except OSError:
+        pytest.skip("no user xattrs on the temporary file system")
+    facts = gather_host_facts(None, home=home, home_view=view)
+    assert facts.home_entries == (Entry(".ssh", "dir"), Entry("notes", "file"))
+    assert facts.home_view == "served"
+    assert gather_host_facts(None, home=home, home_view=other).home_view == "other"
+    assert gather_host_facts(None, home=home, home_view=home).home_view == "other"  # no mark
+    assert gather_host_facts(None, home=home, home_view=tmp_path / "no").home_view == "absent"
+    assert gather_host_facts(None, home=home).home_view == "absent"

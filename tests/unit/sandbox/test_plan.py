@@ -11,7 +11,18 @@ import pytest
 from usersnap.dirs import Dirs
 from usersnap.errors import SandboxError
 from usersnap.meta.model import App, Hook, Plug, SnapInfo, frozen_map
-from usersnap.sandbox.ops import Bind, DevBind, Dir, Proc, RemountRo, RoBind, Symlink, Tmpfs
+from usersnap.sandbox.bwrap import MAX_PINNED, PINNED_FD
+from usersnap.sandbox.ops import (
+    Bind,
+    DevBind,
+    Dir,
+    PinnedBind,
+    Proc,
+    RemountRo,
+    RoBind,
+    Symlink,
+    Tmpfs,
+)
 from usersnap.sandbox.plan import Entry, EntryKind, HostFacts, plan_sandbox, plugged_interfaces
 
 DIRS = Dirs(root=Path("/u/root"), runtime=Path("/run/user/1000/usersnap"),
@@ -159,10 +170,49 @@ def test_host_as_base() -> None:
     )
 
 
-def test_home_plug_binds_the_real_home() -> None:
-    spec = plan(app=INFO.apps["files"])
-    assert list(spec.ops[-3:]) == [Bind("/home/alice", "/home/alice"), *HOME_OPS]
-    assert Dir("/home/alice") not in spec.ops
+HOME_TOP = (Entry(".bashrc", "file"), Entry(".dotlink", "symlink", "notes"),
+            Entry(".ssh", "dir"), Entry("Documents", "dir"), Entry("keys", "symlink", ".ssh"),
+            Entry("notes", "file"), Entry("snap", "dir"))
+VIEW_COVER = [Tmpfs("/snap/.home", 0o000), RemountRo("/snap/.home")]
+
+
+def test_home_plug_gets_the_home_view_with_visible_entries_bound_over_it() -> None:
+    facts = replace(FACTS, home_entries=HOME_TOP, home_view="served")
+    spec = plan(app=INFO.apps["files"], facts=facts)
+    at = list(spec.ops).index(RoBind("/run/user/1000/usersnap/snap", "/snap"))
+    assert list(spec.ops[at + 1:]) == [
+        *VIEW_COVER,
+        Bind("/run/user/1000/usersnap/snap/.home", "/home/alice"),
+        PinnedBind("/home/alice/Documents", "/home/alice/Documents", optional=True, fd=16),
+        Tmpfs("/home/alice/snap"),
+        Bind("/u/root/user-data/hello", "/home/alice/snap/hello"),
+        RemountRo("/home/alice/snap"),
+        RemountRo("/"),
+    ]
+    assert spec.notices == ()
+    # without home the view is covered all the same, and $HOME is empty
+    spec = plan(facts=facts)
+    assert list(spec.ops[at + 1:]) == [*VIEW_COVER, Dir("/home/alice"), *HOME_OPS]
+
+
+@pytest.mark.parametrize("view", ["absent", "other"])
+def test_home_plug_without_a_view_gets_a_read_only_top_level(view: str) -> None:
+    facts = replace(FACTS, home_entries=HOME_TOP, home_view=view)  # type: ignore[arg-type]
+    spec = plan(app=INFO.apps["files"], facts=facts)
+    at = list(spec.ops).index(RoBind("/run/user/1000/usersnap/snap", "/snap"))
+    assert list(spec.ops[at + 1:]) == [
+        *(VIEW_COVER if view == "other" else []),
+        Tmpfs("/home/alice"),
+        PinnedBind("/home/alice/Documents", "/home/alice/Documents", optional=True, fd=16),
+        PinnedBind("/home/alice/notes", "/home/alice/notes", optional=True, fd=17),
+        Symlink("notes", "/home/alice/.dotlink"),
+        Symlink(".ssh", "/home/alice/keys"),
+        Bind("/u/root/user-data/hello", "/home/alice/snap/hello"),
+        RemountRo("/home/alice"),
+        RemountRo("/"),
+    ]
+    assert spec.notices == ('interface "home" is connected but the top level of $HOME is '
+                            "read-only: usersnapd serves no view of it (usersnap runs rootless)",)
 
 
 def test_hook_plan() -> None:
@@ -238,3 +288,14 @@ def test_plug_binding() -> None:
     assert plugged_interfaces(info, info.apps["a"]) == {"network", "home", "x11"}
     assert plugged_interfaces(info, info.apps["b"]) == {"network", "personal-files"}
     assert plugged_interfaces(info, info.hooks["install"]) == {"network"}
+
+
+def test_home_entries_beyond_the_pinned_fds_are_left_to_the_view() -> None:
+    many = tuple(Entry(f"e{i:03}", "dir") for i in range(MAX_PINNED + 10))
+    facts = replace(FACTS, home_entries=many, home_view="served")
+    pinned = [op for op in plan(app=INFO.apps["files"], facts=facts).ops
+              if isinstance(op, PinnedBind)]
+    assert len(pinned) == MAX_PINNED
+    assert [op.fd for op in pinned] == list(range(PINNED_FD, PINNED_FD + MAX_PINNED))
+    assert pinned[-1].to_args() == ["--bind-try", f"/proc/self/fd/{PINNED_FD + MAX_PINNED - 1}",
+                                    f"/home/alice/e{MAX_PINNED - 1:03}"]
