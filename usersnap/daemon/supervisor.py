@@ -20,9 +20,9 @@ pending connection starts the service, which gets the listening sockets.
 What survives the daemon: which services are disabled (``<root>/services.json``,
 systemd's enablement) and, in the runtime directory, which run now and their launcher's
 pid and start time and the cgroups made (``<runtime>/services.json``).  A new daemon
-kills what a dead one left running (:meth:`Supervisor.kill_leftovers`) and starts again what ran
-(:meth:`Supervisor.resume`); when the runtime directory is new (a new login, like a
-boot), it starts every enabled service instead.
+kills what a dead one left running (:meth:`Supervisor.kill_leftovers`) and starts again
+what ran (:meth:`Supervisor.resume`); when the runtime directory is new (a new login,
+like a boot), it starts every enabled service instead.
 """
 
 from __future__ import annotations

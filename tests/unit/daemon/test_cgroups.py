@@ -18,6 +18,10 @@ from usersnap.daemon.cgroups import (
     detect,
     locate,
     own_cgroup,
+    populated,
+    procs,
+    remove,
+    service_cgroup,
 )
 
 HYBRID = """\
@@ -115,3 +119,16 @@ def test_doctor_line(tmp_path: Path, controllers: str, status: str) -> None:
     assert check_cgroup(proc).detail == ("not delegated: no per-snap resource limits "
                                          "(services are supervised by process tree, "
                                          "without memory or CPU limits)")
+
+
+def test_cgroup_files_read_and_a_gone_cgroup(tmp_path: Path) -> None:
+    cg = tmp_path / "snap.a.b.service"
+    assert service_cgroup(str(tmp_path), "a.b") == str(cg)
+    assert (procs(str(cg)), populated(str(cg)), remove(str(cg))) == ([], False, True)
+    cg.mkdir()
+    (cg / "cgroup.procs").write_text("12\n34\n")
+    (cg / "cgroup.events").write_text("populated 1\nfrozen 0\n")
+    assert (procs(str(cg)), populated(str(cg))) == ([12, 34], True)
+    (cg / "cgroup.events").write_text("populated 0\nfrozen 0\n")
+    assert not populated(str(cg))
+    assert not remove(str(cg))  # not empty: a real cgroup's files do not count there
