@@ -34,15 +34,16 @@ pytestmark = [pytest.mark.requires_fuse, pytest.mark.requires_bwrap,
 
 @pytest.fixture
 def cgroup() -> Iterator[str]:
-    """The ticker's cgroup (usersnapd starts in the test's own cgroup); whatever a failed
-    test left there is killed."""
+    """The ticker's cgroup (usersnapd starts in the test's own cgroup); whatever an
+    earlier test's daemon left there is killed first, and what this one left after."""
     path = cgroups.service_cgroup(cgroups.detect().path, "svcs.ticker")
+    cgroups.kill_and_remove(path, 5)
     yield path
     cgroups.kill_and_remove(path, 5)
 
 
 @pytest.fixture
-def us(tmp_path: Path) -> Iterator[Usersnap]:
+def us(tmp_path: Path, cgroup: str) -> Iterator[Usersnap]:
     with usersnap_session() as session:
         snap = build_snap(tmp_path, YAML, FILES, executables=list(FILES), name="svcs.snap")
         session.run("install", "--dangerous", str(snap))
@@ -120,3 +121,27 @@ def test_a_killed_daemons_cgroups_are_emptied_by_the_next(us: Usersnap, cgroup: 
     finally:
         stray.kill()
         stray.wait(timeout=10)
+
+
+def test_a_cgroup_of_that_name_in_use_is_left_alone(tmp_path: Path, cgroup: str) -> None:
+    """Another usersnapd (another root) from the same cgroup runs the same service: this
+    one runs it without a cgroup rather than share (and kill) the other's."""
+    os.mkdir(cgroup)
+    other = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    try:
+        with open(os.path.join(cgroup, "cgroup.procs"), "w", encoding="ascii") as f:
+            f.write(str(other.pid))
+        with usersnap_session() as us:
+            snap = build_snap(tmp_path, YAML, FILES, executables=list(FILES),
+                              name="svcs.snap")
+            us.run("install", "--dangerous", str(snap))
+            launcher, _ = running(us)
+            assert cgroups.procs(cgroup) == [other.pid]
+            assert "is in use by another usersnapd" in us.run("logs", "-n", "all",
+                                                              "svcs.ticker").stdout
+            assert us.run("stop", "svcs.ticker").stdout == "Stopped.\n"
+            assert not alive(launcher)
+        assert other.poll() is None and os.path.isdir(cgroup)
+    finally:
+        other.kill()
+        other.wait(timeout=10)
