@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from usersnap.cli.commands.doctor import OK, WARNING, check_cgroup
+from usersnap.daemon import svcrun
 from usersnap.daemon.cgroups import (
     DELEGATED,
     NO_MOUNT,
@@ -132,3 +133,11 @@ def test_cgroup_files_read_and_a_gone_cgroup(tmp_path: Path) -> None:
     (cg / "cgroup.events").write_text("populated 0\nfrozen 0\n")
     assert not populated(str(cg))
     assert not remove(str(cg))  # not empty: a real cgroup's files do not count there
+
+
+def test_svcrun_that_cannot_enter_its_cgroup_runs_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gone = tmp_path / "snap.a.b.service"
+    assert svcrun.main(["--cgroup", str(gone), "-r", "1", "a", "b"]) == 1
+    assert capsys.readouterr().err == (f"error: cannot enter cgroup {gone}: "
+                                       "No such file or directory\n")
