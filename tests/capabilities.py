@@ -62,6 +62,21 @@ def _probe_snapd() -> str | None:
     return None if snap_binary() else "Debian's snapd package could not be fetched"
 
 
+def _probe_cgroup_delegation() -> str | None:
+    from usersnap.daemon.cgroups import detect
+
+    found = detect()
+    if not found.delegated:
+        return f"no delegated cgroup v2 subtree: {found.describe()}"
+    probe = os.path.join(found.path, f"usersnap-probe-{os.getpid()}")
+    try:
+        os.mkdir(probe)
+        os.rmdir(probe)
+    except OSError as err:
+        return f"cannot make a cgroup in {found.path}: {err.strerror}"
+    return None
+
+
 def _probe_root() -> str | None:
     return None if os.geteuid() == 0 else "needs root"
 
@@ -72,4 +87,5 @@ _PROBES = {
     "bwrap": _probe_bwrap,
     "mksquashfs": _probe_mksquashfs,
     "snapd": _probe_snapd,
+    "cgroup_delegation": _probe_cgroup_delegation,
 }

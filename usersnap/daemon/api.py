@@ -26,7 +26,7 @@ from usersnap.asserts.format import (
 )
 from usersnap.asserts.verify import SnapSideInfo, derive_side_info, publisher, snap_digest
 from usersnap.client import CHANGE_WAIT_PARAM, LOCAL_FILE_FIELD
-from usersnap.daemon import storeops
+from usersnap.daemon import cgroups, storeops
 from usersnap.daemon.changes import TaskContext
 from usersnap.daemon.connections import connect_change, disconnect_change, installed_infos
 from usersnap.daemon.envelope import (
@@ -41,7 +41,6 @@ from usersnap.daemon.logs import follow, log_path, read_entries, record
 from usersnap.daemon.manager import SnapManager
 from usersnap.daemon.services import app_json
 from usersnap.daemon.snapctl import SnapctlError, Unsuccessful, run_snapctl, unsuccessful_value
-from usersnap.daemon.supervisor_procs import cgroup_status
 from usersnap.errors import (
     AppNotFoundError,
     NotFoundError,
@@ -155,7 +154,7 @@ class Api:
             "confinement": "partial",
             "build-id": "",
             "usersnap": {"root": str(dirs.root), "mount": str(dirs.mount),
-                         "socket": str(dirs.socket), "cgroup": cgroup_status()},
+                         "socket": str(dirs.socket), "cgroup": cgroups.detect().describe()},
         })
 
     # -- snaps ----------------------------------------------------------------------

@@ -8,16 +8,21 @@ own, watched by a trio task that copies its output into the service's log
 signal, waits ``stop-timeout``, then SIGKILLs the whole tree, and runs
 ``post-stop-command``.
 
+When usersnapd's own cgroup is delegated to the user (:mod:`usersnap.daemon.cgroups`),
+each service's runs (its commands too) go into ``snap.SNAP.APP.service`` below it, made
+here and entered by svcrun; a kill of the tree is then also a kill of that cgroup, and
+the cgroup is removed, emptied, when the service is over.
+
 A service with a ``timer`` or ``sockets`` is activated, as snapd's units are: starting it
 arms its activators (:mod:`usersnap.daemon.activators`), and the timer's time or a
 pending connection starts the service, which gets the listening sockets.
 
 What survives the daemon: which services are disabled (``<root>/services.json``,
 systemd's enablement) and, in the runtime directory, which run now and their launcher's
-pid and start time (``<runtime>/services.json``).  A new daemon kills what a dead one
-left running (:meth:`Supervisor.kill_leftovers`) and starts again what ran
-(:meth:`Supervisor.resume`); when the runtime directory is new (a new login, like a
-boot), it starts every enabled service instead.
+pid and start time and the cgroups made (``<runtime>/services.json``).  A new daemon
+kills what a dead one left running (:meth:`Supervisor.kill_leftovers`) and starts again
+what ran (:meth:`Supervisor.resume`); when the runtime directory is new (a new login,
+like a boot), it starts every enabled service instead.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 
 import trio
 
+from usersnap.daemon import cgroups
 from usersnap.daemon.activators import (
     DEFAULT_SOCKET_MODE,
     SocketError,
@@ -70,6 +76,8 @@ log = logging.getLogger(__name__)
 
 #: how long a killed tree may take to go
 _REAP_SECONDS = 5.0
+#: how often a cgroup being emptied is looked at
+_POLL = 0.05
 
 
 class ServiceError(UsersnapError):
@@ -101,6 +109,8 @@ class Service:
     listener: trio.CancelScope | None = None
     #: the listening sockets' fds and names, passed to each run (LISTEN_FDS)
     listen_fds: list[tuple[int, str]] = field(default_factory=list)
+    #: its cgroup while it has one ("" without a delegated cgroup)
+    cgroup: str = ""
 
     @property
     def sid(self) -> str:
@@ -122,6 +132,11 @@ class Supervisor:
         self.nursery: trio.Nursery | None = None
         self.disabled: set[str] = set(_read_json(self._enabled_file).get("disabled", []))
         self.clock = TimerClock.from_env()
+        found = cgroups.detect()
+        #: where the services' cgroups go: usersnapd's own cgroup, if delegated
+        self.cgroup_parent = found.path if found.delegated else ""
+        #: the services' cgroups made and not removed yet (a dead daemon's are killed)
+        self.made: set[str] = set()
 
     # -- persistence --------------------------------------------------------------
 
@@ -143,7 +158,7 @@ class Supervisor:
                         if (s.wanted and not s.exited_ok) or s.listener is not None)
         exited = sorted(s.sid for s in self.services.values() if s.exited_ok)
         _write_json(self._running_file, {"running": running, "wanted": wanted,
-                                         "exited": exited})
+                                         "exited": exited, "cgroups": sorted(self.made)})
 
     def kill_leftovers(self) -> list[str]:
         """Before the mount comes back: kill what a dead daemon's services left; return
@@ -155,6 +170,11 @@ class Supervisor:
             if pid > 1 and start_time(pid) == entry.get("start"):
                 log.info("killing %s left running by a previous usersnapd (pid %d)", sid, pid)
                 kill_tree(pid)
+        for path in saved.get("cgroups", []):
+            log.info("killing and removing cgroup %s of a previous usersnapd", path)
+            if not cgroups.kill_and_remove(str(path), _REAP_SECONDS):
+                log.warning("cannot remove cgroup %s", path)
+                self.made.add(str(path))
         for sid in saved.get("exited", []):
             snap, _, app = str(sid).partition(".")
             self.services[sid] = Service(snap, app, wanted=True, exited_ok=True)
@@ -214,6 +234,8 @@ class Supervisor:
                 await trio.sleep_forever()
         finally:
             self.nursery = None
+            for path in self.made:  # oneshots' (empty) ones; the record stays for resume
+                cgroups.remove(path)
 
     # -- control ------------------------------------------------------------------
 
@@ -402,7 +424,7 @@ class Supervisor:
                 svc.forced = "timeout"
                 self.note(svc.sid, f"snap.{svc.sid}.service: start operation timed out. "
                                    "Terminating.")
-                kill_tree(proc.pid)
+                self._kill(svc, proc)
             started = svc.ready.is_set() if app.daemon == "notify" \
                 else svc.done.is_set() and not svc.failed
             if not started:
@@ -442,13 +464,65 @@ class Supervisor:
                 if watchdog and svc.proc is proc and time.monotonic() - svc.pinged > watchdog:
                     svc.forced = "watchdog"
                     self.note(svc.sid, f"snap.{svc.sid}.service: Watchdog timeout! Killing.")
-                    kill_tree(proc.pid)
+                    self._kill(svc, proc)
                     return
+
+    def _unit_cgroup(self, svc: Service) -> str:
+        """The service's cgroup, made if need be; "" to go without (none delegated, or
+        another usersnapd's processes in one of that name: systemd's unit names are one
+        per user, usersnap's per root)."""
+        if not self.cgroup_parent:
+            return ""
+        path = cgroups.service_cgroup(self.cgroup_parent, svc.sid)
+        if path not in self.made:
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                if cgroups.populated(path):
+                    self.note(svc.sid, f"cgroup {path} is in use by another usersnapd: "
+                                       "running without a cgroup of its own.")
+                    return ""
+            except OSError as err:
+                log.warning("cannot make cgroup %s: %s", path, err)
+                return ""
+            self.made.add(path)
+            self._save_running()
+        svc.cgroup = path
+        return path
+
+    def _kill(self, svc: Service, proc: trio.Process) -> None:
+        """SIGKILL the run's tree and its cgroup (what left the tree is still there)."""
+        kill_tree(proc.pid)
+        if svc.cgroup:
+            cgroups.kill(svc.cgroup)
+
+    async def _clear_cgroup(self, svc: Service) -> None:
+        """The service is over: kill what is left in its cgroup, wait (bounded) for it
+        to empty, and remove it."""
+        path = svc.cgroup
+        if not path:
+            return
+        svc.cgroup = ""
+        cgroups.kill(path)
+        for _ in range(int(_REAP_SECONDS / _POLL)):  # cgroup.events could be polled too
+            if svc.cgroup or not cgroups.populated(path):
+                break
+            await trio.sleep(_POLL)
+        if svc.cgroup:  # started again meanwhile, in the same cgroup
+            return
+        if cgroups.remove(path):
+            self.made.discard(path)
+            self._save_running()
+        else:
+            log.warning("cannot remove cgroup %s of %s", path, svc.sid)
 
     async def _open(self, svc: Service, revision: str, command: str = "") -> trio.Process:
         argv = [sys.executable, "-m", "usersnap.daemon.svcrun", "-r", revision]
         if command:
             argv += ["--command", command]
+        cgroup = self._unit_cgroup(svc)
+        if cgroup:
+            argv += ["--cgroup", cgroup]
         fds = [] if command else svc.listen_fds
         for fd, name in fds:
             argv += ["--listen", f"{fd}:{name}"]
@@ -482,7 +556,10 @@ class Supervisor:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pump, svc.sid, proc)
                 await proc.wait()
-                # leftovers holding the pipe are gone (svcrun killed them)
+                # leftovers holding the pipe are gone (svcrun killed them; the cgroup's
+                # kill takes those that left its tree)
+                if svc.cgroup:
+                    cgroups.kill(svc.cgroup)
         except BaseException:
             with trio.CancelScope(shield=True):
                 await self._terminate(svc, app, proc)
@@ -508,9 +585,14 @@ class Supervisor:
                                    f"counter is at {svc.restarts}.")
                 with contextlib.suppress(ServiceError):
                     await self._spawn(svc, app, revision)
+                if svc.proc is None:  # the start limit
+                    await self._clear_cgroup(svc)
                 return
         if not svc.exited_ok:  # over, and not to be restarted
+            ended = svc.wanted  # a stop clears the cgroup itself, after post-stop
             svc.wanted = False
+            if ended:
+                await self._clear_cgroup(svc)
         self._save_running()
 
     async def _terminate(self, svc: Service, app: App, proc: trio.Process) -> None:
@@ -520,9 +602,10 @@ class Supervisor:
         with trio.move_on_after(min(2.0, parse_duration(app.stop_timeout,
                                                         DEFAULT_STOP_TIMEOUT))):
             await proc.wait()
-        kill_tree(proc.pid)
+        self._kill(svc, proc)
         with trio.move_on_after(_REAP_SECONDS):
             await proc.wait()
+        await self._clear_cgroup(svc)
 
     async def stop(self, snap: str, name: str) -> None:
         """``systemctl stop`` of the service and of its timer (or sockets), as snapd's
@@ -536,6 +619,7 @@ class Supervisor:
         svc.exited_ok = False
         proc = svc.proc
         if proc is None:
+            await self._clear_cgroup(svc)  # an exited oneshot's
             self._save_running()
             return
         timeout = parse_duration(app.stop_timeout, DEFAULT_STOP_TIMEOUT)
@@ -543,17 +627,20 @@ class Supervisor:
         if app.stop_command:
             await self._run_command(svc, revision, "stop", timeout)
         signum, every = stop_signal(app.stop_mode)
-        signal_all([proc.pid, *descendants(proc.pid)] if every else [proc.pid], signum)
+        everyone = {*descendants(proc.pid), *(cgroups.procs(svc.cgroup) if svc.cgroup
+                                              else [])} if every else set()
+        signal_all([proc.pid, *sorted(everyone - {proc.pid})], signum)
         with trio.move_on_after(timeout) as scope:
             await svc.done.wait()
         if scope.cancelled_caught:
             self.note(svc.sid, f"snap.{svc.sid}.service: State 'stop-sigterm' timed out. "
                                "Killing.")
-        kill_tree(proc.pid)
+        self._kill(svc, proc)
         with trio.move_on_after(_REAP_SECONDS):
             await svc.done.wait()
         if app.post_stop_command:
             await self._run_command(svc, revision, "post-stop", timeout)
+        await self._clear_cgroup(svc)
         self.note(svc.sid, f"Stopped Service for snap application {svc.sid}.")
         self._save_running()
 

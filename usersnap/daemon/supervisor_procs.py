@@ -1,4 +1,5 @@
-"""Process trees on the host's /proc: what a cgroup gives systemd, found by parentage.
+"""Process trees on the host's /proc: what a cgroup gives systemd, found by parentage
+(the only way without a delegated cgroup, see :mod:`usersnap.daemon.cgroups`).
 
 A service's launcher (:mod:`usersnap.daemon.svcrun`) is a child subreaper and bwrap's
 sandbox init stays its descendant, so every process of a service, double-forked daemons
@@ -59,23 +60,3 @@ def kill_tree(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     signal_all([pid, *tree], signal.SIGKILL)
 
-
-def cgroup_status(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> str:
-    """Whether a delegated cgroup v2 subtree is available to this user, for ``usersnap
-    version``.  usersnap does not put services in cgroups yet (process trees stand in
-    for them, see above), so resource limits are never applied either way."""
-    try:
-        with open(proc_cgroup, encoding="ascii") as f:
-            path = next((line.strip()[3:] for line in f if line.startswith("0::")), None)
-    except OSError:
-        path = None
-    if path is None:
-        return "none (no cgroup v2): no per-snap resource limits"
-    for mount in (root, os.path.join(root, "unified")):
-        if os.path.exists(os.path.join(mount, "cgroup.controllers")):
-            here = os.path.join(mount, path.lstrip("/"))
-            if os.access(os.path.join(here, "cgroup.procs"), os.W_OK) \
-                    and os.access(here, os.W_OK):
-                return f"delegated ({here}), unused: no per-snap resource limits yet"
-            return "not delegated: no per-snap resource limits"
-    return "none (no cgroup v2 mount): no per-snap resource limits"

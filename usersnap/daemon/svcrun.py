@@ -16,7 +16,9 @@ status cannot be seen from outside the sandbox's pid namespace.  A ``notify`` se
 one with ``watchdog-timeout``) gets ``$NOTIFY_SOCKET``, a datagram socket the supervisor
 binds in the snap's private XDG_RUNTIME_DIR.  A socket-activated one gets the listening
 sockets usersnapd passed (``--listen FD:NAME``) as fds 3, 4, ... with ``LISTEN_FDS``,
-``LISTEN_PID`` and ``LISTEN_FDNAMES``.
+``LISTEN_PID`` and ``LISTEN_FDNAMES``.  With ``--cgroup PATH`` (a delegated cgroup the
+supervisor made for the service) it moves itself there first, so that bwrap and every
+process of the service start in it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from usersnap.daemon import cgroups
 from usersnap.daemon.hookrun import load_revision
 from usersnap.daemon.supervisor_procs import descendants, signal_all
 from usersnap.dirs import Dirs
@@ -118,9 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command", choices=sorted(COMMANDS), default="")
     parser.add_argument("--listen", action="append", default=[], metavar="FD:NAME",
                         help="a listening socket passed by usersnapd")
+    parser.add_argument("--cgroup", default="", metavar="PATH",
+                        help="the service's cgroup, to run in")
     parser.add_argument("snap")
     parser.add_argument("app")
     args = parser.parse_args(argv)
+    if args.cgroup:
+        try:
+            cgroups.enter(args.cgroup)
+        except OSError as err:
+            print(f"error: cannot enter cgroup {args.cgroup}: {err.strerror or err}",
+                  file=sys.stderr)
+            return 1
     try:
         listen = [(int(fd), name) for fd, _, name in
                   (item.partition(":") for item in args.listen)]

@@ -18,7 +18,6 @@ from usersnap.daemon.services import (
     start_order,
     stop_signal,
 )
-from usersnap.daemon.supervisor_procs import cgroup_status
 from usersnap.errors import UsersnapError
 from usersnap.meta.model import App
 
@@ -80,16 +79,3 @@ def test_logs_rotate_and_read_back(tmp_path: Path) -> None:
                                     "sid": "snap.app", "pid": "42"}
     assert len(read_entries([tmp_path / "s.log"], -1)) < 20  # older ones rotated away
 
-
-def test_cgroup_report(tmp_path: Path) -> None:
-    proc = tmp_path / "cgroup"
-    proc.write_text("0::/user.slice/me\n")
-    root = tmp_path / "fs"
-    assert cgroup_status(str(proc), str(root)).startswith("none (no cgroup v2 mount)")
-    (root / "user.slice" / "me").mkdir(parents=True)
-    (root / "cgroup.controllers").write_text("cpu memory\n")
-    assert cgroup_status(str(proc), str(root)).startswith("not delegated")
-    (root / "user.slice" / "me" / "cgroup.procs").write_text("")
-    assert cgroup_status(str(proc), str(root)).startswith("delegated")
-    proc.write_text("1:name=systemd:/\n")
-    assert cgroup_status(str(proc), str(root)).startswith("none (no cgroup v2)")

@@ -125,12 +125,16 @@ def check_seccomp() -> Finding:
     return Finding(OK, "seccomp", f"{SONAME} loaded: filters are compiled and enforced")
 
 
-def check_cgroup() -> Finding:
-    from usersnap.daemon.supervisor_procs import cgroup_status
+def check_cgroup(proc_self: str = "/proc/self") -> Finding:
+    from usersnap.daemon.cgroups import detect
 
-    # usersnap applies no cgroup limits yet, delegated subtree or not: always a warning
-    return Finding(WARNING, "cgroup", f"{cgroup_status()} (services are supervised by "
-                                      "process tree, without memory or CPU limits)")
+    found = detect(proc_self)
+    if not found.delegated:
+        return Finding(WARNING, "cgroup", f"{found.describe()} (services are supervised by "
+                                          "process tree, without memory or CPU limits)")
+    if found.missing_controllers():  # the machine's setup, not usersnap's
+        return Finding(WARNING, "cgroup", found.describe())
+    return Finding(OK, "cgroup", found.describe())
 
 
 def check_mount(mount: Path) -> Finding:
