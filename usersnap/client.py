@@ -382,6 +382,14 @@ def _last_line(log: Path, offset: int) -> str:
     return ""
 
 
+def _notice_mode(info: object) -> None:
+    """The one-line notice of a daemon that serves snaps without FUSE, when it starts."""
+    extra = info.get("usersnap") if isinstance(info, dict) else None
+    if isinstance(extra, dict) and extra.get("served-from") == "extracted":
+        print(f"notice: FUSE is not used ({extra.get('no-fuse-reason')}): snaps are served "
+              "from extracted copies; see usersnap doctor", file=sys.stderr)
+
+
 def _start(dirs: Dirs, argv: Sequence[str], timeout: float) -> None:
     import subprocess  # only when the daemon has to be started
 
@@ -394,7 +402,7 @@ def _start(dirs: Dirs, argv: Sequence[str], timeout: float) -> None:
     with Client(dirs.socket, timeout=timeout) as probe:
         while True:
             try:
-                probe.get("/v2/system-info")
+                _notice_mode(probe.get("/v2/system-info"))
                 return
             except DaemonError:
                 pass

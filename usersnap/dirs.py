@@ -61,6 +61,12 @@ class Dirs(NamedTuple):
         return self.root / "cache"
 
     @property
+    def extracted(self) -> Path:
+        """Installed revisions extracted, when FUSE is not used (``Dirs.mount`` links
+        here then)."""
+        return self.cache / "extracted"
+
+    @property
     def lock_file(self) -> Path:
         """Held by the one running usersnapd for this root."""
         return self.root / "usersnapd.lock"

@@ -89,9 +89,12 @@ NO_REMOTE_ASSERTIONS = ("usersnap does not query the store for assertions: users
 
 
 class Api:
-    def __init__(self, manager: SnapManager, upload_dir: Path) -> None:
+    def __init__(self, manager: SnapManager, upload_dir: Path, *,
+                 no_fuse: str | None = None) -> None:
         self.manager = manager
         self.upload_dir = upload_dir
+        #: why snaps are served from extracted copies instead of the FUSE mount, if they are
+        self.no_fuse = no_fuse
         self._routes: list[tuple[str, tuple[str, ...], Route]] = [
             ("GET", ("v2", "system-info"), self.system_info),
             ("GET", ("v2", "snaps"), self.list_snaps),
@@ -154,7 +157,9 @@ class Api:
             "confinement": "partial",
             "build-id": "",
             "usersnap": {"root": str(dirs.root), "mount": str(dirs.mount),
-                         "socket": str(dirs.socket), "cgroup": cgroups.detect().describe()},
+                         "socket": str(dirs.socket), "cgroup": cgroups.detect().describe(),
+                         "served-from": "extracted" if self.no_fuse else "fuse",
+                         **({"no-fuse-reason": self.no_fuse} if self.no_fuse else {})},
         })
 
     # -- snaps ----------------------------------------------------------------------
@@ -278,6 +283,12 @@ class Api:
         """snapd's trySnap: the client sends the directory's absolute path, no file."""
         if not path:
             raise BadRequest("need 'snap-path' value in form")
+        if self.no_fuse is not None:
+            # a tried directory is shown live through the mount; an extracted copy of it
+            # would not follow the author's edits, and a link to it does not resolve in
+            # the sandbox's /snap
+            raise BadRequest(f'cannot try "{path}": usersnap try needs FUSE, which is not '
+                             f"used here ({self.no_fuse}); see usersnap doctor")
         if await trio.to_thread.run_sync(_on_mount, path, self.manager.dirs.mount):
             # serving our own mount from itself could exhaust the threads that serve it
             raise BadRequest(f'cannot try "{path}": it is on the usersnap mount')

@@ -24,6 +24,7 @@ import trio
 
 from usersnap.daemon.api import Api, SnapctlApi, upload_dir
 from usersnap.daemon.changes import ChangeManager
+from usersnap.daemon.extracted import ExtractedTree
 from usersnap.daemon.http import Request, Response, serve_http
 from usersnap.daemon.manager import SnapManager
 from usersnap.daemon.supervisor import Supervisor
@@ -31,11 +32,12 @@ from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
 from usersnap.fusefs.home import HomeView
 from usersnap.fusefs.operations import SnapFS
-from usersnap.fusefs.serve import clear_stale_mount, serve_snapfs
+from usersnap.fusefs.serve import clear_stale_mount, fuse_problem, serve_snapfs
 from usersnap.fusefs.tree import SnapTree
 from usersnap.ops.cookies import sync_cookies
 from usersnap.ops.recover import recover
 from usersnap.snapctl.build import ensure_snapctl
+from usersnap.snapfile.extract import remove_tree
 
 log = logging.getLogger("usersnapd")
 
@@ -125,8 +127,33 @@ async def run_daemon(dirs: Dirs, idle_timeout: float) -> None:
         os.close(lock_fd)
 
 
+def _place_mount(dirs: Dirs, extracted: bool) -> None:
+    """``Dirs.mount``: a directory to mount on, or a link to the extracted revisions
+    (after a stale FUSE mount was cleared, so neither is a mount point)."""
+    if extracted:
+        if dirs.mount.is_dir() and not dirs.mount.is_symlink():
+            try:
+                dirs.mount.rmdir()
+            except OSError as err:
+                raise UsersnapError(f"cannot use {dirs.mount}: {err.strerror}") from err
+        if not dirs.mount.is_symlink():
+            dirs.mount.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(dirs.extracted, dirs.mount)
+        return
+    if dirs.mount.is_symlink():
+        dirs.mount.unlink()
+    dirs.mount.mkdir(parents=True, exist_ok=True)
+
+
 async def _serve(dirs: Dirs, idle_timeout: float) -> None:
-    tree = SnapTree()
+    no_fuse = fuse_problem(os.environ)
+    tree: SnapTree | ExtractedTree
+    if no_fuse is None:
+        tree = SnapTree()
+    else:
+        log.warning("FUSE is not used (%s): snaps are served from extracted copies in %s",
+                    no_fuse, dirs.extracted)
+        tree = ExtractedTree(dirs.extracted)
     manager = SnapManager(dirs, tree)
     for path in recover(dirs, manager.state):
         log.info("removed leftover %s", path)
@@ -135,21 +162,29 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
     # a dead daemon's services hold its dead mount: they go first, and come back below
     wanted = supervisor.kill_leftovers()
     await trio.to_thread.run_sync(clear_stale_mount, dirs.mount)
-    dirs.mount.mkdir(parents=True, exist_ok=True)
+    _place_mount(dirs, extracted=no_fuse is not None)
     for problem in await trio.to_thread.run_sync(manager.mount_all):
         log.error("%s", problem)
+    if isinstance(tree, ExtractedTree):
+        await trio.to_thread.run_sync(tree.retain, {
+            (name, rev.revision) for name, snap in manager.state.snaps.items()
+            for rev in snap.sequence})
+    else:  # copies from a start without FUSE are no longer used
+        await trio.to_thread.run_sync(remove_tree, dirs.extracted)
     for name in list(manager.state.snaps):
         manager.sync_derived(name)
     sync_cookies(dirs, manager.state.cookies)  # also when no snap is left
     # before serving: the first hook or app run must find it (a no-op once built)
     await trio.to_thread.run_sync(ensure_snapctl, dirs)
     activity = Activity()
-    fs = SnapFS(tree, home=await trio.to_thread.run_sync(_home_view, dirs, tree))
+    fs = None if isinstance(tree, ExtractedTree) else \
+        SnapFS(tree, home=await trio.to_thread.run_sync(_home_view, dirs, tree))
     try:
         async with trio.open_nursery() as nursery:
             manager.attach_changes(ChangeManager(nursery, manager.next_change_id))
-            await nursery.start(serve_snapfs, dirs.mount, fs)
-            api = Api(manager, upload_dir(dirs.root))
+            if fs is not None:
+                await nursery.start(serve_snapfs, dirs.mount, fs)
+            api = Api(manager, upload_dir(dirs.root), no_fuse=no_fuse)
             await nursery.start(serve_http, dirs.socket, activity.wrap(api.handle))
             # 0666 like snapd-snap.socket, so a sandbox can be given it; the directory
             # is 0700 and SnapctlApi serves only our uid
@@ -166,7 +201,7 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
         dirs.socket.unlink(missing_ok=True)
         dirs.snap_socket.unlink(missing_ok=True)
         manager.close()
-        if fs.home is not None:
+        if fs is not None and fs.home is not None:
             fs.home.close()
         log.info("usersnapd %d stopped", os.getpid())
 
@@ -179,7 +214,7 @@ async def _watch_signals(scope: trio.CancelScope) -> None:
             return
 
 
-async def _watch_idle(dirs: Dirs, manager: SnapManager, fs: SnapFS, activity: Activity,
+async def _watch_idle(dirs: Dirs, manager: SnapManager, fs: SnapFS | None, activity: Activity,
                       idle_after: float, scope: trio.CancelScope,
                       supervisor: Supervisor) -> None:
     while True:
@@ -188,7 +223,8 @@ async def _watch_idle(dirs: Dirs, manager: SnapManager, fs: SnapFS, activity: Ac
             continue
         if manager.changes is not None and manager.changes.busy():
             continue
-        if fs.open_handles() or supervisor.busy() or await trio.to_thread.run_sync(
+        mount_used = fs is not None and fs.open_handles()
+        if mount_used or supervisor.busy() or await trio.to_thread.run_sync(
                 lambda: runs_in_progress(dirs) or ran_recently(dirs, idle_after)):
             activity.last = time.monotonic()
             continue

@@ -41,10 +41,11 @@ from usersnap.dirs import Dirs
 from usersnap.errors import (
     AlreadyInstalledError,
     NotInstalledError,
+    SnapFileError,
     SnapNotFoundError,
     UsersnapError,
 )
-from usersnap.fusefs.tree import SnapTree
+from usersnap.fusefs.tree import RevisionTree
 from usersnap.interfaces.connect import parse_conns
 from usersnap.meta.model import SnapInfo
 from usersnap.ops import files
@@ -83,7 +84,7 @@ Prepare = Callable[[str], tuple[TaskFn, TaskFn | None]]
 
 
 class SnapManager:
-    def __init__(self, dirs: Dirs, tree: SnapTree) -> None:
+    def __init__(self, dirs: Dirs, tree: RevisionTree) -> None:
         self.dirs = dirs
         self.tree = tree
         self.state: State = load_state(dirs.state_file)
@@ -101,16 +102,20 @@ class SnapManager:
     # -- start-up -----------------------------------------------------------------
 
     def mount_all(self) -> list[str]:
-        """Open every installed revision and put it in the FUSE tree; return problems.
+        """Open every installed revision and put it in the tree; return problems.
 
         A revision that cannot be opened (a damaged blob, a tried directory gone) stays
         in the state as broken: listed, removable, but not mounted or run."""
         problems = []
         for snap in self.state.snaps.values():
             for rev in snap.sequence:
+                mounted = None
                 try:
                     mounted = self._open(snap.name, rev)
+                    self._materialize(snap.name, rev.revision, mounted)
                 except UsersnapError as err:
+                    if mounted is not None:
+                        mounted.image.close()
                     self.broken[(snap.name, rev.revision)] = str(err)
                     problems.append(f"cannot mount {snap.name} {rev.revision}: {err}")
                     continue
@@ -131,6 +136,17 @@ class SnapManager:
             raise UsersnapError(
                 f'tried directory {where} now holds snap "{loaded.info.name}", not "{name}"')
         return Mounted(loaded.image, loaded.info, where)
+
+    def _materialize(self, name: str, revision: str, mounted: Mounted) -> None:
+        """The tree's slow part, in this worker thread (extraction when FUSE is not
+        used); the caller still owns the image when it fails."""
+        try:
+            self.tree.materialize(name, revision, mounted.image,
+                                  mutable=mounted.try_dir is not None,
+                                  source_dir=mounted.try_dir)
+        except (OSError, SnapFileError) as err:
+            why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise UsersnapError(f"cannot extract {name} {revision}: {why}") from err
 
     def attach_changes(self, changes: ChangeManager) -> None:
         self.changes = changes
@@ -350,6 +366,7 @@ class SnapManager:
                 prepare_undo(ctx)
 
         def mount(ctx: TaskContext) -> None:
+            self._materialize(name, revision, mounted)
             self._on_trio(lambda: self._attach(name, revision, mounted))
             attached[0] = True
 

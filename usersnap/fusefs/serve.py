@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyfuse3
@@ -24,6 +25,7 @@ from usersnap.errors import MountError
 from usersnap.fusefs.operations import SnapFS
 
 FUSE_DEVICE = "/dev/fuse"
+NO_FUSE_VARIABLE = "USERSNAP_NO_FUSE"
 #: Not ro, for the home view (``<mount>/.home``): the snap tree refuses writes itself
 #: (EROFS); no allow_other: the mount is the user's alone (fusermount3 would refuse it
 #: without user_allow_other anyway); nosuid/nodev as fusermount3 forces for users, so
@@ -110,8 +112,20 @@ def _pin_mmap_threshold() -> None:
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
-def _check_can_mount(mountpoint: Path) -> None:
-    """Turn the usual set-up problems into one clear line before libfuse tries."""
+def fuse_problem(env: Mapping[str, str]) -> str | None:
+    """Why snaps cannot be served over FUSE here, or None: usersnapd then serves
+    extracted copies instead (``usersnap.daemon.extracted``).  ``USERSNAP_NO_FUSE=1``
+    forces that."""
+    if env.get(NO_FUSE_VARIABLE) == "1":
+        return f"{NO_FUSE_VARIABLE}=1"
+    try:
+        _check_fuse_device()
+    except MountError as err:
+        return str(err).removeprefix("cannot mount snaps: ")
+    return None
+
+
+def _check_fuse_device() -> None:
     try:
         fd = os.open(FUSE_DEVICE, os.O_RDWR | os.O_CLOEXEC)
     except OSError as err:
@@ -122,6 +136,11 @@ def _check_can_mount(mountpoint: Path) -> None:
     os.close(fd)
     if os.geteuid() != 0 and shutil.which("fusermount3") is None:
         raise MountError("cannot mount snaps: fusermount3 not found (install the fuse3 package)")
+
+
+def _check_can_mount(mountpoint: Path) -> None:
+    """Turn the usual set-up problems into one clear line before libfuse tries."""
+    _check_fuse_device()
     if not mountpoint.is_dir():
         raise MountError(f"cannot mount snaps on {mountpoint}: not a directory")
     if is_mounted(mountpoint):

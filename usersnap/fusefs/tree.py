@@ -35,7 +35,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from usersnap.snapfile.source import Inode, SnapSource
@@ -161,9 +161,27 @@ def revision_key(revision: str) -> tuple[str, int, str]:
     return (prefix, int(digits) if digits else -1, rest)
 
 
-def _check_name(what: str, value: str) -> None:
+def check_name(what: str, value: str) -> None:
     if not value or value in (".", "..", CURRENT) or "/" in value or "\0" in value:
         raise ValueError(f"invalid {what} for the snap mount: {value!r}")
+
+
+class RevisionTree(Protocol):
+    """What the daemon's manager changes: this FUSE tree, or the extracted tree that
+    stands in for it without FUSE (:mod:`usersnap.daemon.extracted`)."""
+
+    uid: int
+    gid: int
+
+    def materialize(self, name: str, revision: str, image: SnapSource, *,
+                    mutable: bool = False, source_dir: str | None = None) -> None: ...
+
+    def add_revision(self, name: str, revision: str, image: SnapSource, *,
+                     mutable: bool = False) -> None: ...
+
+    def remove_revision(self, name: str, revision: str) -> SnapSource | None: ...
+
+    def set_current(self, name: str, revision: str | None) -> None: ...
 
 
 class SnapTree:
@@ -187,12 +205,16 @@ class SnapTree:
 
     # -- changes, from the daemon -------------------------------------------------------
 
+    def materialize(self, name: str, revision: str, image: SnapSource, *,
+                    mutable: bool = False, source_dir: str | None = None) -> None:
+        """Nothing to prepare off the loop: the mount reads the image as it is asked."""
+
     def add_revision(
         self, name: str, revision: str, image: SnapSource, *, mutable: bool = False
     ) -> None:
         """Show ``image`` as ``NAME/REVISION``; the tree owns it from now on."""
-        _check_name("snap name", name)
-        _check_name("revision", revision)
+        check_name("snap name", name)
+        check_name("revision", revision)
         snap = self._snap(name)
         if revision in snap.revisions:
             raise ValueError(f"revision {revision} of snap {name} is already mounted")
@@ -224,7 +246,7 @@ class SnapTree:
     def set_current(self, name: str, revision: str | None) -> None:
         """Point ``NAME/current`` at ``revision`` (which may not be mounted), or remove it."""
         if revision is not None:
-            _check_name("revision", revision)
+            check_name("revision", revision)
             snap = self._snap(name)
         elif (found := self._snaps.get(name)) is not None:
             snap = found
@@ -244,7 +266,7 @@ class SnapTree:
     def _snap(self, name: str) -> _Snap:
         snap = self._snaps.get(name)
         if snap is None:
-            _check_name("snap name", name)
+            check_name("snap name", name)
             snap = _Snap(self._new_virtual(), self._new_virtual(), mtime_ns=self._clock())
             self._snaps[name] = snap
             self._virtual[snap.dir_ino] = VirtualDir(snap.dir_ino, name)

@@ -21,20 +21,22 @@ from usersnap.cli.commands.doctor import (
 from usersnap.dirs import Dirs
 
 
-def test_a_missing_fuse_device_is_an_error_with_the_fix(tmp_path: Path) -> None:
+def test_a_missing_fuse_device_is_a_warning_with_the_fix(tmp_path: Path) -> None:
+    """usersnapd falls back to extracted copies without FUSE: not an error."""
     found = check_fuse_device(str(tmp_path / "fuse"))
-    assert found.status == ERROR
+    assert found.status == WARNING
     assert "No such file" in found.detail and "modprobe fuse" in found.detail
+    assert "extracted copies" in found.detail
     unreadable = tmp_path / "dev"
     unreadable.write_text("")
     unreadable.chmod(0)
     found = check_fuse_device(str(unreadable))
-    if found.status == ERROR:  # root opens anything
+    if found.status == WARNING:  # root opens anything
         assert "chmod 666" in found.detail
 
 
-def test_missing_tools_are_errors(tmp_path: Path) -> None:
-    assert check_fusermount(str(tmp_path)).status == ERROR
+def test_missing_tools_are_reported(tmp_path: Path) -> None:
+    assert check_fusermount(str(tmp_path)).status == WARNING
     found = check_bwrap(str(tmp_path))
     assert found.status == ERROR and "bubblewrap" in found.detail
     assert "\n" not in found.detail

@@ -73,25 +73,33 @@ def check_python() -> Finding:
     return Finding(OK, "python", f"{python}; {', '.join(versions)}")
 
 
+#: what a FUSE problem costs: usersnapd falls back to extracted copies (daemon/extracted.py)
+WITHOUT_FUSE = "snaps are served from extracted copies instead (slower installs, more disk, " \
+               "no usersnap try)"
+
+
 def check_fuse_device(device: str = "/dev/fuse") -> Finding:
     try:
         os.close(os.open(device, os.O_RDWR | os.O_CLOEXEC))
     except OSError as err:
         fix = ("load the fuse module (sudo modprobe fuse)" if err.errno == errno.ENOENT
                else f"make it usable, e.g. sudo chmod 666 {device}")
-        return Finding(ERROR, "fuse", f"cannot open {device}: {err.strerror}; {fix}")
+        return Finding(WARNING, "fuse", f"cannot open {device}: {err.strerror}; {fix}; "
+                                        f"until then {WITHOUT_FUSE}")
     return Finding(OK, "fuse", f"{device} usable")
 
 
 def check_fusermount(path_env: str | None = None) -> Finding:
     found = shutil.which("fusermount3", path=path_env)
     if found is None:
-        return Finding(ERROR, "fusermount3", "not found on PATH; install fuse3 "
-                                             "(sudo apt-get install fuse3)")
+        return Finding(WARNING, "fusermount3", "not found on PATH; install fuse3 "
+                                               "(sudo apt-get install fuse3); until then "
+                                               f"{WITHOUT_FUSE}")
     mode = os.stat(found).st_mode
     if os.getuid() != 0 and not (mode & stat.S_ISUID and os.stat(found).st_uid == 0):
         return Finding(ERROR, "fusermount3", f"{found} is not setuid root: unprivileged "
-                                             "mounts fail; reinstall fuse3")
+                                             "mounts fail; reinstall fuse3, or set "
+                                             "USERSNAP_NO_FUSE=1 to use extracted copies")
     return Finding(OK, "fusermount3", found)
 
 

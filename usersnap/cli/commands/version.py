@@ -28,5 +28,7 @@ def execute(args: argparse.Namespace) -> int:
     extra = info.get("usersnap")
     if isinstance(extra, dict) and extra.get("cgroup"):
         rows.append(["cgroup", str(extra["cgroup"])])
+    if isinstance(extra, dict) and extra.get("served-from") == "extracted":
+        rows.append(["snaps", f"extracted copies, not FUSE ({extra.get('no-fuse-reason')})"])
     print(table(rows))
     return 0
