@@ -22,7 +22,7 @@ from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
 from usersnap.dirs import Dirs
-from usersnap.errors import ERROR_KINDS, DaemonError, UsersnapError
+from usersnap.errors import ERROR_KINDS, SEE_DOCTOR, DaemonError, UsersnapError
 
 #: How long :func:`connect` waits for a daemon it started to answer.
 START_TIMEOUT = 10.0
@@ -411,10 +411,11 @@ def _start(dirs: Dirs, argv: Sequence[str], timeout: float) -> None:
             status = proc.poll()
             if status is not None:
                 why = _last_line(dirs.daemon_log, offset) or f"exit status {status}"
-                raise DaemonError(f"usersnapd failed to start: {why}")
+                raise DaemonError(f"usersnapd failed to start: {why}{SEE_DOCTOR}")
             if time.monotonic() > deadline:
                 raise DaemonError(
                     f"usersnapd did not answer within {timeout:g} s (see {dirs.daemon_log})"
+                    + SEE_DOCTOR
                 )
             time.sleep(_START_POLL)
 

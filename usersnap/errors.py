@@ -87,6 +87,11 @@ class AppNotFoundError(NotFoundError):
     kind = "app-not-found"
 
 
+#: ends the message of an error caused by what this machine lacks (bubblewrap, user
+#: namespaces, a daemon that can start), which ``usersnap doctor`` diagnoses
+SEE_DOCTOR = "; see usersnap doctor"
+
+
 class SandboxError(UsersnapError):
     """The sandbox cannot be built or the app cannot be started."""
 

@@ -1,5 +1,7 @@
-"""Without FUSE: usersnapd serves extracted copies, chosen when FUSE cannot be used (here:
-no fusermount3 on PATH) or forced with USERSNAP_NO_FUSE=1, announced in one line."""
+"""Machines that lack what usersnap needs.  Without FUSE usersnapd serves extracted
+copies, chosen when FUSE cannot be used (here: no fusermount3 on PATH) or forced with
+USERSNAP_NO_FUSE=1, announced in one line; without bubblewrap a run fails in one line
+that points to ``usersnap doctor``."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import Usersnap, usersnap_session
+from tests.helpers.cli import Usersnap, path_without, usersnap_session
 from tests.helpers.snaps import build_snap
 
 pytestmark = [pytest.mark.requires_bwrap, pytest.mark.requires_mksquashfs,
@@ -109,16 +111,24 @@ def test_a_corrupt_image_leaves_no_extraction(us: Usersnap, tmp_path: Path) -> N
 def test_chosen_when_fuse_cannot_be_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
     """A PATH without fusermount3 stands in for a machine without FUSE."""
-    farm = tmp_path / "bin"
-    farm.mkdir()
-    for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
-        for entry in os.scandir(directory) if os.path.isdir(directory) else ():
-            if entry.name != "fusermount3" and not (farm / entry.name).exists():
-                (farm / entry.name).symlink_to(entry.path)
     monkeypatch.delenv("USERSNAP_NO_FUSE", raising=False)
-    path = {"PATH": str(farm)}  # the daemon inherits it from the CLI that starts it
+    # the daemon inherits it from the CLI that starts it
+    path = {"PATH": path_without(tmp_path / "bin", "fusermount3")}
     with usersnap_session() as us:
         out = us.run("install", "--dangerous", str(plain_snap(tmp_path)), env=path)
         assert out.stderr.splitlines()[0] == NOTICE.format(
             "fusermount3 not found (install the fuse3 package)")
         assert us.run("run", "plain", env=path).stdout.startswith("hello from the image\n")
+
+
+def test_a_machine_without_bubblewrap_is_one_line_pointing_to_doctor(
+        us: Usersnap, tmp_path: Path) -> None:
+    us.run("install", "--dangerous", str(plain_snap(tmp_path)))
+    path = {"PATH": path_without(tmp_path / "bin", "bwrap")}
+    out = us.run("run", "plain", env=path, check=False)
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        "error: cannot find bubblewrap (bwrap) on PATH; install it, e.g. sudo apt-get "
+        "install bubblewrap; see usersnap doctor"]
+    doctor = us.run("doctor", env=path, check=False)
+    assert doctor.returncode == 1 and "bubblewrap" in doctor.stdout

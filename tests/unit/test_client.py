@@ -290,9 +290,11 @@ def test_connect_reports_why_the_daemon_died() -> None:
     dirs.ensure_root()
     dirs.daemon_log.write_text("old run: fine\n")
     argv = [sys.executable, "-c", "import sys; print('error: cannot mount /x'); sys.exit(3)"]
-    with pytest.raises(DaemonError, match=r"^usersnapd failed to start: error: cannot mount /x$"):
+    with pytest.raises(DaemonError, match=r"^usersnapd failed to start: error: cannot "
+                                          r"mount /x; see usersnap doctor$"):
         connect(dirs, argv=argv)
-    with pytest.raises(DaemonError, match=r"^usersnapd failed to start: exit status 4$"):
+    with pytest.raises(DaemonError, match=r"^usersnapd failed to start: exit status 4; "
+                                          r"see usersnap doctor$"):
         connect(dirs, argv=[sys.executable, "-c", "raise SystemExit(4)"])
 
 

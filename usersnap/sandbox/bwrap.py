@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 
-from usersnap.errors import SandboxError
+from usersnap.errors import SEE_DOCTOR, SandboxError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -129,5 +129,5 @@ def find_bwrap(path_env: str | None = None) -> str:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     raise SandboxError(
-        "cannot find bubblewrap (bwrap) on PATH; install it, e.g. sudo apt-get install bubblewrap"
-    )
+        "cannot find bubblewrap (bwrap) on PATH; install it, e.g. sudo apt-get install "
+        f"bubblewrap{SEE_DOCTOR}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from usersnap.errors import SandboxError
+from usersnap.errors import SEE_DOCTOR, SandboxError
 
 SYSCTLS = {
     "kernel.apparmor_restrict_unprivileged_userns":
@@ -71,9 +71,9 @@ def check_userns(bwrap: str) -> None:
             [bwrap, *PROBE_ARGS], capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise SandboxError(f"cannot run {bwrap}: {err}") from err
+        raise SandboxError(f"cannot run {bwrap}: {err}{SEE_DOCTOR}") from err
     if proc.returncode != 0:
-        raise SandboxError(explain_userns_failure(proc.stderr, read_sysctls()))
+        raise SandboxError(explain_userns_failure(proc.stderr, read_sysctls()) + SEE_DOCTOR)
 
 
 def bwrap_supports(bwrap: str, option: str) -> bool:

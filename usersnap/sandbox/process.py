@@ -46,7 +46,7 @@ import select
 import sys
 import time
 
-from usersnap.errors import SandboxError
+from usersnap.errors import SEE_DOCTOR, SandboxError
 from usersnap.sandbox.bwrap import (
     ARGS_FD,
     BLOCK_FD,
@@ -542,7 +542,7 @@ def _spawn(bwrap: str, argv: list[str], blob: bytes, lock_fd: int, layouts: bool
                 bwrap, argv, {}, file_actions=actions, setsigmask=(), setsigdef=_RESET_IN_CHILD
             )
         except OSError as err:
-            raise SandboxError(f"cannot run {bwrap}: {err.strerror}") from err
+            raise SandboxError(f"cannot run {bwrap}: {err.strerror}{SEE_DOCTOR}") from err
     except BaseException:
         for fd in (status_r, block_w):
             if fd >= 0:
