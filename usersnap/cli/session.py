@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,12 @@ def start(client: Client, path: str, body: dict[str, object]) -> str:
     if not result.change:
         raise DaemonError(f"expected an asynchronous answer from POST {path}")
     return result.change
+
+
+def add_no_wait(parser: argparse.ArgumentParser) -> None:
+    """snap's ``--no-wait``, for every command that makes a change (see :func:`wait`)."""
+    parser.add_argument("--no-wait", action="store_true",
+                        help="do not wait for the operation to finish but just print the change id")
 
 
 def wait(client: Client, change_id: str, *, no_wait: bool = False) -> dict[str, Any] | None:

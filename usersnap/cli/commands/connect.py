@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from usersnap.cli.session import daemon, start, wait
+from usersnap.cli.session import add_no_wait, daemon, start, wait
 from usersnap.errors import InterfacesUnchanged, UsersnapError
 
 
@@ -15,9 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     if name == "disconnect":
         parser.add_argument("--forget", action="store_true",
                             help="Forget remembered state about the given connection.")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="Do not wait for the operation to finish but just print the "
-                             "change id.")
+    add_no_wait(parser)
 
 
 def split_ref(ref: str) -> tuple[str, str]:

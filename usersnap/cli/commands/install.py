@@ -9,7 +9,7 @@ from pathlib import Path
 
 from usersnap.apps.launchers import bin_on_path, path_hint
 from usersnap.cli.render import long_publisher
-from usersnap.cli.session import daemon, start, wait
+from usersnap.cli.session import add_no_wait, daemon, start, wait
 from usersnap.client import Client
 from usersnap.dirs import Dirs
 from usersnap.errors import AlreadyInstalledError, UsersnapError
@@ -24,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="install the given snap file even if there are no "
                              "pre-acknowledged signatures for it")
     parser.add_argument("--devmode", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--no-wait", action="store_true",
-                        help="do not wait for the operation to finish but just print the change id")
+    add_no_wait(parser)
 
 
 def execute(args: argparse.Namespace) -> int:

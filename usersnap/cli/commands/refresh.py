@@ -8,7 +8,7 @@ import sys
 
 from usersnap.cli.commands.install import show_done
 from usersnap.cli.render import human_size, short_publisher, table
-from usersnap.cli.session import daemon, start, wait
+from usersnap.cli.session import add_no_wait, daemon, start, wait
 from usersnap.errors import NoUpdateAvailableError, UsersnapError
 from usersnap.store.channels import parse_channel
 
@@ -18,8 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--channel", help="use this channel instead of the one tracked")
     parser.add_argument("--list", action="store_true",
                         help="show the available snap refreshes")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="do not wait for the operation to finish but just print the change id")
+    add_no_wait(parser)
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from usersnap.cli.session import daemon, start, wait
+from usersnap.cli.session import add_no_wait, daemon, start, wait
 from usersnap.errors import UsersnapError
 
 
@@ -13,8 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--revision", help="remove only the given revision")
     parser.add_argument("--purge", action="store_true",
                         help="remove the snap without saving a snapshot of its data")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="do not wait for the operation to finish but just print the change id")
+    add_no_wait(parser)
 
 
 def execute(args: argparse.Namespace) -> int:

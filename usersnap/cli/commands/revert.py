@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from usersnap.cli.session import daemon, start, wait
+from usersnap.cli.session import add_no_wait, daemon, start, wait
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("snap", metavar="NAME")
     parser.add_argument("--revision", help="revert to the given revision")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="do not wait for the operation to finish but just print the change id")
+    add_no_wait(parser)
 
 
 def execute(args: argparse.Namespace) -> int:

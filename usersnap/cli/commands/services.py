@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from usersnap.cli.render import table
-from usersnap.cli.session import daemon, start, wait
+from usersnap.cli.session import add_no_wait, daemon, start, wait
 from usersnap.daemon.services import status_row
 from usersnap.dirs import Dirs
 from usersnap.errors import UsersnapError
@@ -43,8 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                                  "restarting")
     parser.add_argument("--disable", action="store_true",
                         help=f"as well as {name}ing the service, disable it")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="do not wait for the operation to finish but just print the change id")
+    add_no_wait(parser)
     parser.add_argument("names", nargs="+", metavar="NAME[.SERVICE]")
 
 

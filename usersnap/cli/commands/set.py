@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from usersnap.cli.session import daemon, wait
+from usersnap.cli.session import add_no_wait, daemon, wait
 from usersnap.errors import DaemonError, UsersnapError
 
 
@@ -25,8 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                             help="parse the value strictly as JSON document")
         parser.add_argument("-s", dest="string", action="store_true",
                             help="parse the value as a string")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="do not wait for the operation to finish but just print the change id")
+    add_no_wait(parser)
     parser.set_defaults(unset=name == "unset")
 
 

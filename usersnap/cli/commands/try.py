@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from usersnap.cli.session import daemon, wait
+from usersnap.cli.session import add_no_wait, daemon, wait
 from usersnap.dirs import Dirs
 from usersnap.errors import SnapFileError, UsersnapError
 
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="the unpacked snap (default: prime/ of a snapcraft project, "
                              "or the current directory)")
     parser.add_argument("--devmode", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--no-wait", action="store_true",
-                        help="do not wait for the operation to finish but just print the change id")
+    add_no_wait(parser)
 
 
 def infer_dir(cwd: str) -> str:
