@@ -19,9 +19,8 @@ from tests.integration.test_services import (
     FILES,
     YAML,
     alive,
-    app_pid,
     row,
-    ticker_pid,
+    running,
     wait_for,
 )
 from usersnap.daemon import cgroups
@@ -48,17 +47,6 @@ def us(tmp_path: Path, cgroup: str) -> Iterator[Usersnap]:
         snap = build_snap(tmp_path, YAML, FILES, executables=list(FILES), name="svcs.snap")
         session.run("install", "--dangerous", str(snap))
         yield session
-
-
-def running(us: Usersnap) -> tuple[int, int]:
-    """The ticker's launcher and app, once both run."""
-    wait_for(lambda: ticker_pid(us) is not None)
-    launcher = ticker_pid(us)
-    assert launcher is not None
-    wait_for(lambda: app_pid(launcher) is not None)
-    app = app_pid(launcher)
-    assert app is not None
-    return launcher, app
 
 
 def test_every_process_of_a_service_is_in_its_cgroup(us: Usersnap, cgroup: str) -> None:

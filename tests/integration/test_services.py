@@ -132,13 +132,19 @@ def test_install_starts_enabled_services_and_logs_them(us: Usersnap) -> None:
     assert "svcs.ticker[" in line
 
 
-def test_sigkill_restarts_and_stop_kills_the_tree(us: Usersnap) -> None:
+def running(us: Usersnap) -> tuple[int, int]:
+    """The ticker's launcher and app, once both run."""
     wait_for(lambda: ticker_pid(us) is not None)
-    first = ticker_pid(us)
-    assert first is not None
-    wait_for(lambda: app_pid(first) is not None)
-    app = app_pid(first)
+    launcher = ticker_pid(us)
+    assert launcher is not None
+    wait_for(lambda: app_pid(launcher) is not None)
+    app = app_pid(launcher)
     assert app is not None
+    return launcher, app
+
+
+def test_sigkill_restarts_and_stop_kills_the_tree(us: Usersnap) -> None:
+    first, app = running(us)
     os.kill(app, signal.SIGKILL)
     wait_for(lambda: ticker_pid(us) not in (None, first))
     logs = us.run("logs", "-n", "all", "svcs.ticker").stdout
