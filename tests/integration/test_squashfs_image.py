@@ -265,6 +265,44 @@ def test_reads_at_any_offset(edge: Edge) -> None:
                     assert img.read(ino, offset, size) == data[offset : offset + size]
 
 
+def test_read_ready_answers_from_cached_blocks_only(edge: Edge) -> None:
+    """The FUSE loop's no-thread path: never reads or decompresses, agrees with read()."""
+    with SquashfsImage(_image(edge, "xz"), caches=Caches(), read_ahead=0) as img:
+        ino = img.resolve("big_text")
+        data = (edge.src / "big_text").read_bytes()
+        assert img.read_ready(ino, 0, BS) is None  # nothing read yet
+        assert img.read(ino, BS, 2 * BS) == data[BS : 3 * BS]  # blocks 1 and 2
+        before = img.stats()
+        for offset, size in ((BS, BS), (BS + 5, BS), (2 * BS - 1, 2), (BS, 2 * BS)):
+            assert img.read_ready(ino, offset, size) == data[offset : offset + size]
+        assert img.read_ready(ino, 0, BS + 1) is None  # block 0 is not cached
+        assert img.read_ready(ino, 3 * BS - 1, 2) is None  # nor block 3
+        assert img.stats() == before
+        # sparse blocks need nothing; a fragment tail and a directory go to read()
+        sparse = img.resolve("sparse")
+        img.read(sparse, 0, 1)  # loads the block list
+        assert img.read_ready(sparse, 0, BS) == bytes(BS)
+        assert img.read_ready(img.resolve("meta"), 0, 1) is None
+        assert img.read_ready(ino, len(data), 10) is None
+    with SquashfsImage(_image(edge, "xz", "-always-use-fragments"), caches=Caches()) as img:
+        tail = img.resolve("block_plus_one")
+        assert img.read(tail, BS, 1) == (edge.src / "block_plus_one").read_bytes()[BS:]
+        assert img.read_ready(tail, BS, 1) is None
+
+
+def test_sequential_reader_is_read_ahead(edge: Edge) -> None:
+    """Read-ahead decompresses the next blocks (and asks the kernel for their bytes)
+    while the reader uses the current one; they are then ready without a thread."""
+    with SquashfsImage(_image(edge, "xz"), caches=Caches(), read_ahead=4) as img:
+        ino = img.resolve("big_text")
+        data = (edge.src / "big_text").read_bytes()
+        assert img.read(ino, 0, BS) == data[:BS]
+        deadline = time.monotonic() + 10
+        while img.read_ready(ino, BS, 4 * BS) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert img.read_ready(ino, BS, 4 * BS) == data[BS : 5 * BS]
+
+
 def test_resolve(edge: Edge) -> None:
     with SquashfsImage(_image(edge, "xz")) as img:
         assert img.resolve("") == img.resolve("/") == img.resolve(".") == img.root

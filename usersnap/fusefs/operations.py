@@ -485,6 +485,13 @@ class SnapFS(pyfuse3.Operations):
         if node is None:
             raise FUSEError(errno.EBADF)
         image, inode = node.rev.image, node.inode
+        if not node.rev.closed:
+            try:  # decompressed ahead already: no worker thread
+                ready = image.read_ready(inode, off, size)
+            except SnapFileError:
+                ready = None  # the thread's read reports it
+            if ready is not None:
+                return ready
         return await self._io(node, lambda: image.read(inode, off, size), self._read_limiter)
 
     @_handler

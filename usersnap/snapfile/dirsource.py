@@ -169,6 +169,10 @@ class DirSource:
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), raw)
         return trail[-1]
 
+    def read_ready(self, ino: Inode, offset: int, size: int) -> bytes | None:
+        """Nothing is kept: the files are read as they are now, in a thread."""
+        return None
+
     def read(self, ino: Inode, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset`` of the file as it is now."""
         if not ino.is_reg:

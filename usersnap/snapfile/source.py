@@ -39,6 +39,9 @@ class SnapSource(Protocol):
 
     def read(self, ino: Inode, offset: int, size: int) -> bytes: ...
 
+    def read_ready(self, ino: Inode, offset: int, size: int) -> bytes | None:
+        """``read``'s answer if it is in memory already (never blocks), else None."""
+
     def read_all(self, ino: Inode) -> bytes: ...
 
     def readlink(self, ino: Inode) -> bytes: ...
