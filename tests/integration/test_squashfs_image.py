@@ -303,6 +303,21 @@ def test_sequential_reader_is_read_ahead(edge: Edge) -> None:
         assert img.read_ready(ino, BS, 4 * BS) == data[BS : 5 * BS]
 
 
+def test_prefetch_decompresses_first_blocks_in_the_background(edge: Edge) -> None:
+    with SquashfsImage(_image(edge, "xz"), caches=Caches()) as img:
+        files = [img.resolve(name) for name in ("big_text", "exact", "one")]
+        img.prefetch(files)
+        deadline = time.monotonic() + 10
+        while img.read_ready(files[1], 0, BS) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        while img.read_ready(files[0], 0, BS) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert img.read_ready(files[0], 0, BS) == (edge.src / "big_text").read_bytes()[:BS]
+        assert img.read_ready(files[1], 0, BS) == (edge.src / "exact").read_bytes()
+        assert img.read_ready(files[0], BS, 1) is None  # the first block only
+        assert img.stats()["data_blocks"] == 2  # "one" is a fragment: left to its reader
+
+
 def test_resolve(edge: Edge) -> None:
     with SquashfsImage(_image(edge, "xz")) as img:
         assert img.resolve("") == img.resolve("/") == img.resolve(".") == img.root

@@ -44,6 +44,8 @@ from usersnap.fusefs.tree import (
     IMAGE_TIMEOUT,
     LIVE_TIMEOUT,
     ROOT_INODE,
+    SLOT_MASK,
+    SLOT_SHIFT,
     Attr,
     CurrentLink,
     ImageNode,
@@ -87,6 +89,14 @@ LIST_AHEAD_ENTRIES = 2048
 #: Image inodes whose reply attributes are kept ready: readdirplus sends every entry of a
 #: directory on each listing, and building the reply was most of its cost (~200 B each).
 ATTR_ENTRIES = 16384
+#: A walk (tar, cp -r, rsync) opens a directory's files in stored order: an open at most
+#: this many entries after the previous one of the same directory counts as one.
+WALK_SLACK = 3
+#: Files after the one a walk opens whose first block is decompressed meanwhile, on the
+#: cores the walk leaves idle (a C filesystem reads them one after another).
+WALK_AHEAD_FILES = 6
+#: Directories whose walk position is remembered.
+WALKS = 1024
 #: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without a thread.
 NO_XATTR = 0xFFFFFFFF
 NAME_MAX = 255
@@ -110,7 +120,8 @@ def _handler(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[A
     return run
 
 
-_Listing = tuple[list[tuple[bytes, "Inode"]], dict[bytes, "Inode"]]
+#: a directory's entries in stored order, and each name's position among them
+_Listing = tuple[list[tuple[bytes, "Inode"]], dict[bytes, int]]
 
 
 class _IndexCache:
@@ -133,7 +144,7 @@ class _IndexCache:
         found = self._maps.get(key)
         if found is not None:
             return found
-        found = self._maps[key] = (listing, dict(listing))
+        found = self._maps[key] = (listing, {name: i for i, (name, _) in enumerate(listing)})
         self._size += len(listing) + 1
         while self._size > self._capacity and len(self._maps) > 1:
             _, (old, _names) = self._maps.popitem(last=False)
@@ -185,6 +196,7 @@ class SnapFS(pyfuse3.Operations):
         self._files: dict[int, ImageNode] = {}
         self._dirs: dict[int, _OpenDir] = {}
         self._next_fh = 1
+        self._walks: dict[tuple[int, int], int] = {}
         self._reported: set[tuple[int, int]] = set()
 
     def open_handles(self) -> int:
@@ -251,7 +263,9 @@ class SnapFS(pyfuse3.Operations):
         if parent.rev.mutable:  # a tried directory: ask it every time
             image, inode = parent.rev.image, parent.inode
             return await self._io(parent, lambda: image.lookup(inode, name))
-        return (await self._listing(parent))[1].get(name)
+        entries, positions = await self._listing(parent)
+        position = positions.get(name)
+        return None if position is None else entries[position][1]
 
     async def _listing(self, node: ImageNode, *, ahead: bool = False) -> _Listing:
         """An immutable directory's listing, from memory when it was used lately;
@@ -269,6 +283,27 @@ class SnapFS(pyfuse3.Operations):
             for number, listing in listings[1:]:
                 self._index.put((node.rev.slot, number), listing)
         return found
+
+    def _walk_ahead(self, node: ImageNode) -> None:
+        """When this open continues a walk of its directory (``WALK_SLACK``), have the
+        image decompress the first blocks of the next files in the background."""
+        parent = node.parent
+        if parent >> SLOT_SHIFT != node.rev.slot:
+            return
+        key = (node.rev.slot, parent & SLOT_MASK)
+        found = self._index.get(key)
+        position = found[1].get(node.name) if found is not None else None
+        if found is None or position is None:
+            return
+        last = self._walks.pop(key, None)
+        if len(self._walks) >= WALKS:
+            self._walks.clear()
+        self._walks[key] = position
+        if last is not None and 0 < position - last <= WALK_SLACK:
+            upcoming = found[0][position + 1 : position + 1 + WALK_AHEAD_FILES]
+            files = [inode for _, inode in upcoming if inode.is_reg and inode.size]
+            if files:
+                node.rev.image.prefetch(files)
 
     # -- lookups and attributes ---------------------------------------------------------
 
@@ -471,6 +506,8 @@ class SnapFS(pyfuse3.Operations):
         if node.rev.closed:
             raise FUSEError(errno.ENOENT)
         self.tree.hold(node.rev)
+        if not node.rev.mutable:
+            self._walk_ahead(node)
         fh = self._new_fh()
         self._files[fh] = node
         # keep_cache: the page cache outlives each open (images never change; a tried

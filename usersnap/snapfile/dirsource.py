@@ -173,6 +173,9 @@ class DirSource:
         """Nothing is kept: the files are read as they are now, in a thread."""
         return None
 
+    def prefetch(self, files: list[Inode]) -> None:
+        """Nothing to prepare: the host's page cache serves the directory's files."""
+
     def read(self, ino: Inode, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset`` of the file as it is now."""
         if not ino.is_reg:

@@ -42,6 +42,9 @@ class SnapSource(Protocol):
     def read_ready(self, ino: Inode, offset: int, size: int) -> bytes | None:
         """``read``'s answer if it is in memory already (never blocks), else None."""
 
+    def prefetch(self, files: list[Inode]) -> None:
+        """Start reading the beginning of ``files`` in the background (a hint)."""
+
     def read_all(self, ino: Inode) -> bytes: ...
 
     def readlink(self, ino: Inode) -> bytes: ...

@@ -360,6 +360,25 @@ class SquashfsImage:
             self._keep_ahead(ino, first, last)
         return self._join(blocks, offset - first * bs, end - first * bs)
 
+    def prefetch(self, files: list[Inode]) -> None:
+        """Start decompressing the first block of each of ``files`` in the read-ahead
+        pool, for a walk about to read them; returns at once (a damaged file is
+        reported to its reader, not here)."""
+        if not self._read_ahead:
+            return
+        with self._lock:
+            if self._fd < 0:
+                return
+            job = _read_ahead_pool().submit(self._prefetch, files)
+            self._ahead_jobs.add(job)
+        job.add_done_callback(self._job_done)
+
+    def _prefetch(self, files: list[Inode]) -> None:
+        for ino in files:
+            with contextlib.suppress(SnapFileError, Malformed, struct.error, ValueError,
+                                     IndexError, OverflowError):
+                self._start_read_ahead(ino, 0, 1)
+
     def _keep_ahead(self, ino: Inode, first: int, last: int) -> None:
         if self._read_ahead and self._sequential(ino, first, last):
             self._start_read_ahead(ino, last + 1)
@@ -734,12 +753,15 @@ class SquashfsImage:
             self._next_block[ino.ref] = last + 1
         return first == 0 or (before is not None and before - 2 <= first <= before + 2)
 
-    def _start_read_ahead(self, ino: Inode, index: int) -> None:
-        """Have the pool decompress the file's blocks from ``index`` on, up to the window;
-        each is marked in flight at once, so that the reader waits for it, not redoes it."""
+    def _start_read_ahead(self, ino: Inode, index: int, count: int | None = None) -> None:
+        """Have the pool decompress ``count`` of the file's blocks from ``index`` on (the
+        window by default); each is marked in flight at once, so that the reader waits
+        for it, not redoes it."""
         blocks = self._blocklist(ino)
-        self._advise(ino, blocks, index)
-        for i in range(index, min(len(blocks.words), index + self._read_ahead)):
+        if count is None:  # a sequential reader: it reads on
+            self._advise(ino, blocks, index)
+        end = index + (self._read_ahead if count is None else count)
+        for i in range(index, min(len(blocks.words), end)):
             start, word = blocks.starts[i], blocks.words[i]
             key = (self._token, start, word)
             if SQUASHFS_COMPRESSED_SIZE_BLOCK(word) == 0 or self._caches.data.get(key):

@@ -37,6 +37,8 @@ class FakeImage:
                  xattrs: dict[str, dict[bytes, bytes]] | None = None) -> None:
         self.closed = False
         self.calls: list[str] = []
+        self.ready: dict[int, bytes] = {}  # what read_ready answers without a thread
+        self.prefetched: list[list[int]] = []
         self.failures: dict[int, BaseException] = {}
         self.data: dict[int, bytes] = {}
         self.targets: dict[int, bytes] = {}
@@ -105,6 +107,15 @@ class FakeImage:
     def read(self, ino: Inode, offset: int, size: int) -> bytes:
         self._call("read", ino)
         return self.data[ino.number][offset : offset + size]
+
+    def read_ready(self, ino: Inode, offset: int, size: int) -> bytes | None:
+        assert not self.closed, "image used after close"
+        found = self.ready.get(ino.number)
+        return None if found is None else found[offset : offset + size]
+
+    def prefetch(self, files: list[Inode]) -> None:
+        assert not self.closed, "image used after close"
+        self.prefetched.append([ino.number for ino in files])
 
     def readlink(self, ino: Inode) -> bytes:
         self._call("readlink", ino)

@@ -12,7 +12,7 @@ import pyfuse3
 import pytest
 from pyfuse3 import FUSEError
 
-from tests.unit.fusefs.fakes import FakeImage, Link
+from tests.unit.fusefs.fakes import FakeImage, Hard, Link
 from usersnap.fusefs.operations import SnapFS
 from usersnap.fusefs.tree import IMAGE_TIMEOUT, ROOT_INODE, SnapTree
 from usersnap.snapfile.squashfs import CorruptImageError
@@ -149,6 +149,46 @@ async def test_reads_across_blocks() -> None:
     assert await fs.read(info.fh, 0, 1 << 20) == DATA
     assert await fs.read(info.fh, 100_000, 100_000) == DATA[100_000:200_000]
     assert await fs.read(info.fh, len(DATA) + 5, 10) == b""
+
+
+async def test_ready_data_is_answered_without_a_thread() -> None:
+    fs, img = make_fs()
+    app = await walk(fs, "demo", "x1", "bin", "app")
+    info = await fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    img.ready[img.by_path["bin/app"].number] = DATA
+    img.calls.clear()
+    assert await fs.read(info.fh, 10, 20) == DATA[10:30]
+    assert img.calls == []  # image.read (a worker thread) was not needed
+    img.ready.clear()
+    assert await fs.read(info.fh, 10, 20) == DATA[10:30]
+    assert img.calls == ["read"]
+
+
+async def test_a_walk_prefetches_the_next_files_of_its_directory() -> None:
+    files: dict[str, bytes | Link | Hard | None] = {f"lib/f{i:02d}": b"x" for i in range(12)}
+    files.update({"lib/f03-empty": b"", "lib/sub": None, "meta/snap.yaml": b"name: d\n"})
+    img = FakeImage(files)
+    tree = SnapTree(uid=1000, gid=1000)
+    tree.add_revision("demo", "x1", img)  # type: ignore[arg-type]
+    fs = SnapFS(tree)
+    lib = await walk(fs, "demo", "x1", "lib")
+    handle = await fs.opendir(lib.st_ino, CTX)  # type: ignore[arg-type]
+
+    async def open_file(name: str) -> None:
+        entry = await fs.lookup(lib.st_ino, name.encode(), CTX)  # type: ignore[arg-type]
+        info = await fs.open(entry.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+        await fs.release(info.fh)
+
+    await open_file("f00")
+    assert img.prefetched == []  # one open is no walk yet
+    await open_file("f02")  # two entries on: a walk (tar skips what it cannot read)
+    # the six entries after it, less the empty file
+    assert img.prefetched == [[img.by_path[f"lib/f{i:02d}"].number for i in range(3, 8)]]
+    for name in ("f09", "f06", "f10"):  # a jump, going back, four entries on: no walk
+        await open_file(name)
+    await open_file("f11")  # a walk, but only the directory "sub" comes after it
+    assert len(img.prefetched) == 1
+    await fs.releasedir(handle)
 
 
 async def test_corrupt_data_is_eio_and_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
