@@ -318,6 +318,19 @@ def test_prefetch_decompresses_first_blocks_in_the_background(edge: Edge) -> Non
         assert img.stats()["data_blocks"] == 2  # "one" is a fragment: left to its reader
 
 
+def test_close_waits_for_the_jobs_a_prefetch_submits(edge: Edge) -> None:
+    """A prefetch job submits block jobs of its own: close() must outwait those too,
+    or one would pread a descriptor closed (and maybe reused) under it."""
+    for _ in range(20):
+        img = SquashfsImage(_image(edge, "xz"), caches=Caches())
+        files = [ino for _, ino in img.listdir(img.resolve("many"))][:200]
+        img.prefetch([img.resolve("big_text"), img.resolve("exact"), *files])
+        img.close()
+        assert all(job.done() for job in img._ahead_jobs)
+        img.prefetch(files)  # closed: nothing is started
+        assert not img._ahead_jobs or all(job.done() for job in img._ahead_jobs)
+
+
 def test_resolve(edge: Edge) -> None:
     with SquashfsImage(_image(edge, "xz")) as img:
         assert img.resolve("") == img.resolve("/") == img.resolve(".") == img.root

@@ -416,11 +416,16 @@ class SquashfsImage:
             return dict(self._stats)
 
     def close(self) -> None:
-        with self._lock:
-            jobs = list(getattr(self, "_ahead_jobs", ()))
-        wait(jobs)  # a job must never pread a descriptor closed (and maybe reused) under it
-        with self._lock:
-            fd, self._fd = getattr(self, "_fd", -1), -1
+        # A job must never pread a descriptor closed (and maybe reused) under it, and a
+        # prefetch job submits more: wait until none is left, then close in the same
+        # locked step, which also keeps new ones from being submitted.
+        while True:
+            with self._lock:
+                jobs = [job for job in getattr(self, "_ahead_jobs", ()) if not job.done()]
+                if not jobs:
+                    fd, self._fd = getattr(self, "_fd", -1), -1
+                    break
+            wait(jobs)
         if fd >= 0:
             os.close(fd)
 
