@@ -127,6 +127,16 @@ class Cursor:
             parts.append(chunk)
         return b"".join(parts)
 
+    def unpack_struct(self, layout: struct.Struct) -> tuple[Any, ...]:
+        """``layout``'s fields, unpacked in place when they lie inside the current block
+        (nearly always: listing a directory is mostly this)."""
+        data, offset = self._data, self.offset
+        end = offset + layout.size
+        if self._following >= 0 and end < len(data):
+            self.offset = end
+            return layout.unpack_from(data, offset)
+        return layout.unpack(self.read(layout.size))
+
     def struct(self, cls: Any) -> Any:
         """One ctypes structure (PySquashfsImage's), copied out of the table."""
         return cls.from_buffer_copy(self.read(sizeof(cls)))

@@ -64,8 +64,6 @@ from PySquashfsImage.macro import (
     SQUASHFS_XATTR_BLOCKS,
 )
 from PySquashfsImage.structure import (
-    DirEntry,
-    DirHeader,
     FragmentEntry,
     Superblock,
     XattrId,
@@ -141,48 +139,14 @@ READ_AHEAD_THREADS = min(4, os.cpu_count() or 2)
 _tokens = itertools.count(1)  # cache keys of distinct images never collide
 
 
-class _Head(NamedTuple):
-    """squashfs_base_inode, as PySquashfsImage's InodeHeader names its fields."""
-
-    inode_type: int
-    mode: int
-    uid: int
-    guid: int
-    mtime: int
-    inode_number: int
-
-
-class _BasicDir(NamedTuple):
-    """squashfs_dir_inode (the basic one: no xattr), named as PySquashfsImage does."""
-
-    start_block: int
-    nlink: int
-    file_size: int
-    offset: int
-    parent_inode: int
-
-    @property
-    def xattr(self) -> int:
-        return int(SQUASHFS_INVALID_XATTR)
-
-
-class _BasicFile(NamedTuple):
-    """squashfs_reg_inode (the basic one: one link, no xattr); its block list follows."""
-
-    start_block: int
-    fragment: int
-    offset: int
-    file_size: int
-
-    @property
-    def xattr(self) -> int:
-        return int(SQUASHFS_INVALID_XATTR)
-
-
+#: squashfs_base_inode, then the bodies of the basic directory and file inodes
 _HEAD = struct.Struct("<HHHHII")
 _DIR_BODY = struct.Struct("<IIHHI")
 _FILE_BODY = struct.Struct("<IIII")
 _BASIC_BODY_SIZE = 16  # both bodies
+_DIR_HEADER = struct.Struct("<III")  # squashfs_dir_header: count - 1, start block, inode
+_DIR_ENTRY = struct.Struct("<HhHH")  # squashfs_dir_entry: offset, inode delta, type, size-1
+NO_XATTR = int(SQUASHFS_INVALID_XATTR)
 BASIC_DIR, BASIC_FILE = int(Type.DIR), int(Type.FILE)
 
 
@@ -581,19 +545,15 @@ class SquashfsImage:
         if ref >> 48 or offset >= META:
             raise Malformed(f"invalid inode reference {ref:#x}")
         region = self._inode_region
-        cur = Cursor(self._meta_block, region, region.start + block, offset)
-        head: Any  # a _Head or the library's InodeHeader: the same field names
-        body: Any
-        basic = self._basic_inode(cur)
+        basic = self._basic_inode(ref, region.start + block, offset)
         if basic is not None:
-            head, body = basic
-            kind = head.inode_type
-        else:
-            head = cur.struct(InodeHeader)
-            kind = int(head.inode_type)
-            if kind not in inomap:
-                raise Malformed(f"inode {ref:#x} has invalid type {kind}")
-            body = cur.struct(inomap[kind])
+            return basic
+        cur = Cursor(self._meta_block, region, region.start + block, offset)
+        head: Any = cur.struct(InodeHeader)
+        kind = int(head.inode_type)
+        if kind not in inomap:
+            raise Malformed(f"inode {ref:#x} has invalid type {kind}")
+        body: Any = cur.struct(inomap[kind])
         if max(head.uid, head.guid) >= len(self._ids):
             raise Malformed(f"inode {ref:#x} has an invalid uid/gid index")
         if not 1 <= head.inode_number <= self.inode_count:
@@ -633,25 +593,37 @@ class SquashfsImage:
             raise Malformed(f"inode {ref:#x} has invalid xattr index {xattr}")
         return Inode(**fields)
 
-    def _basic_inode(self, cur: Cursor) -> tuple[_Head, _BasicDir | _BasicFile] | None:
-        """The header and body of a basic directory or file inode (nearly every entry of
-        a snap) lying wholly inside its metadata block, unpacked in one step: parsing
-        them field by field cost three quarters of listing a directory.  None otherwise
-        (the cursor is then untouched)."""
-        data = self._meta_block(self._inode_region, cur.block)[0]
-        end = cur.offset + _HEAD.size + _BASIC_BODY_SIZE
+    def _basic_inode(self, ref: int, block: int, offset: int) -> Inode | None:
+        """A basic directory or file inode (nearly every entry of a snap) lying wholly
+        inside its metadata block, unpacked in one step with the same checks as
+        :meth:`_inode`: parsing them field by field cost three quarters of listing a
+        directory.  None for any other."""
+        data = self._meta_block(self._inode_region, block)[0]
+        end = offset + _HEAD.size + _BASIC_BODY_SIZE
         if end >= len(data):  # the block list must start inside this block too
             return None
-        head = _Head._make(_HEAD.unpack_from(data, cur.offset))
-        if head.inode_type == BASIC_DIR:
-            body: _BasicDir | _BasicFile = _BasicDir._make(
-                _DIR_BODY.unpack_from(data, cur.offset + _HEAD.size))
-        elif head.inode_type == BASIC_FILE:
-            body = _BasicFile._make(_FILE_BODY.unpack_from(data, cur.offset + _HEAD.size))
-        else:
+        kind, mode, uid, gid, mtime, number = _HEAD.unpack_from(data, offset)
+        if kind != BASIC_DIR and kind != BASIC_FILE:
             return None
-        cur.offset = end
-        return head, body
+        ids = self._ids
+        if max(uid, gid) >= len(ids):
+            raise Malformed(f"inode {ref:#x} has an invalid uid/gid index")
+        if not 1 <= number <= self.inode_count:
+            raise Malformed(f"inode {ref:#x} has invalid number {number}")
+        if kind == BASIC_DIR:
+            start, nlink, size, at, parent = _DIR_BODY.unpack_from(data, offset + _HEAD.size)
+            if size < 3 or at >= META:
+                raise Malformed(f"directory inode {ref:#x} is invalid")
+            return Inode(ref, number, stat.S_IFDIR | (mode & 0o7777), ids[uid], ids[gid],
+                         mtime, size, nlink, 0, NO_XATTR, start, at, SQUASHFS_INVALID_FRAG,
+                         0, parent)  # fmt: skip
+        start, fragment, at, size = _FILE_BODY.unpack_from(data, offset + _HEAD.size)
+        if fragment != SQUASHFS_INVALID_FRAG and (
+            fragment >= self._fragments or at + size % self.block_size > self.block_size
+        ):
+            raise Malformed(f"file inode {ref:#x} has an invalid fragment")
+        return Inode(ref, number, stat.S_IFREG | (mode & 0o7777), ids[uid], ids[gid], mtime,
+                     size, 1, 0, NO_XATTR, start, at, fragment, block << 16 | end)  # fmt: skip
 
     # -- directories --------------------------------------------------------------------
 
@@ -675,34 +647,34 @@ class SquashfsImage:
         entries: list[tuple[bytes, Inode]] = []
         names: set[bytes] = set()
         while remaining > 0:
-            head = cur.struct(DirHeader)
-            remaining -= sizeof(DirHeader)
-            if remaining < 0 or head.count >= DIR_COUNT_MAX:
+            count, start_block, base = cur.unpack_struct(_DIR_HEADER)
+            remaining -= _DIR_HEADER.size
+            if remaining < 0 or count >= DIR_COUNT_MAX:
                 raise Malformed(f"directory inode {d.number} has an invalid header")
-            for _ in range(head.count + 1):
-                entry = cur.struct(DirEntry)
-                length = entry.size + 1
-                remaining -= sizeof(DirEntry) + length
+            for _ in range(count + 1):
+                offset, delta, kind, size = cur.unpack_struct(_DIR_ENTRY)
+                length = size + 1
+                remaining -= _DIR_ENTRY.size + length
                 if remaining < 0 or length > SQUASHFS_NAME_LEN:
                     raise Malformed(f"directory inode {d.number} has an invalid entry")
                 name = cur.read(length)
                 if name in (b".", b"..") or b"/" in name or b"\0" in name or name in names:
                     raise Malformed(f"directory inode {d.number} has invalid name {name!r}")
                 names.add(name)
-                child = self._inode(head.start_block << 16 | entry.offset)
-                self._check_entry(d, child, entry, head)
+                child = self._inode(start_block << 16 | offset)
+                self._check_entry(d, child, kind, (base + delta) & 0xFFFFFFFF)
                 entries.append((name, child))
         return entries
 
-    def _check_entry(self, d: Inode, child: Inode, entry: Any, head: Any) -> None:
-        """An entry must agree with its inode, and a subdirectory must name ``d`` as its
-        parent and be the only directory with its number.  With the root never listed,
-        that makes the directories a tree, so no walker can loop."""
-        kind = int(entry._type)
+    def _check_entry(self, d: Inode, child: Inode, kind: int, number: int) -> None:
+        """An entry (its ``kind`` and inode ``number``) must agree with its inode, and a
+        subdirectory must name ``d`` as its parent and be the only directory with its
+        number.  With the root never listed, that makes the directories a tree, so no
+        walker can loop."""
         if (
             not 1 <= kind <= 7  # directory entries carry the basic types only
             or SQUASHFS_LOOKUP_TYPE[kind] != stat.S_IFMT(child.mode)
-            or child.number != (head.inode_number + entry.inode_number) & 0xFFFFFFFF
+            or child.number != number
         ):
             raise Malformed(f"directory inode {d.number} has an inconsistent entry")
         if child.is_dir:
