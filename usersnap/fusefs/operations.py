@@ -49,6 +49,7 @@ from usersnap.fusefs.tree import (
     Attr,
     CurrentLink,
     ImageNode,
+    MountedRevision,
     Node,
     SnapTree,
     VirtualDir,
@@ -217,14 +218,21 @@ class SnapFS(pyfuse3.Operations):
             raise FUSEError(errno.ENOENT) from None
 
     def _entry(self, node: Node) -> EntryAttributes:
-        if not isinstance(node, ImageNode) or node.rev.mutable:
-            return _entry_attributes(self.tree.attr(node))
-        key = (node.rev.slot, node.inode.number)  # slots are never reused
+        if isinstance(node, ImageNode):
+            return self._image_entry(node.rev, node.inode, root=node.is_revision_root)
+        return _entry_attributes(self.tree.attr(node))
+
+    def _image_entry(self, rev: MountedRevision, inode: Inode, *, root: bool = False
+                     ) -> EntryAttributes:
+        if rev.mutable:
+            return _entry_attributes(self.tree.image_attr(rev, inode, root=root))
+        key = (rev.slot, inode.number)  # slots are never reused
         found = self._attrs.get(key)
         if found is None:
             if len(self._attrs) >= ATTR_ENTRIES:
                 self._attrs.clear()  # cheap to rebuild; a bound matters more than an LRU
-            found = self._attrs[key] = _entry_attributes(self.tree.attr(node))
+            attr = self.tree.image_attr(rev, inode, root=root)
+            found = self._attrs[key] = _entry_attributes(attr)
         return found
 
     def _new_fh(self) -> int:
@@ -473,9 +481,14 @@ class SnapFS(pyfuse3.Operations):
                 name, entry = b"..", self.tree.parent(node) or node
             elif isinstance(node, VirtualDir):
                 name, entry = handle.virtual[index - 2]
-            else:
+            else:  # an image entry: made without an ImageNode (most of a cold walk)
                 name, inode = handle.listing[index - 2]
-                entry = ImageNode(node.rev, inode, node.ino, name)
+                rev = node.rev
+                if not pyfuse3.readdir_reply(token, name, self._image_entry(rev, inode),
+                                             index + 1):
+                    return
+                self.tree.count_image(rev, inode, node.ino, name)
+                continue
             if not pyfuse3.readdir_reply(token, name, self._entry(entry), index + 1):
                 return
             if index >= 2:  # the kernel holds what readdirplus returned, not . and ..

@@ -35,7 +35,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from usersnap.snapfile.source import Inode, SnapSource
@@ -53,9 +53,9 @@ CURRENT = "current"
 VIRTUAL_BLKSIZE = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Attr:
-    """What ``stat`` shows for one node, plus how long the kernel may trust it."""
+class Attr(NamedTuple):
+    """What ``stat`` shows for one node, plus how long the kernel may trust it (a tuple:
+    readdirplus builds one per entry, and a frozen dataclass cost three times more)."""
 
     ino: int
     mode: int
@@ -348,14 +348,18 @@ class SnapTree:
     def count(self, node: Node) -> None:
         """The kernel took one more reference to ``node`` (a lookup or readdirplus entry)."""
         if isinstance(node, ImageNode):
-            known = node.rev.known.get(node.inode.number)
-            if known is None:
-                known = node.rev.known[node.inode.number] = _Known(
-                    node.inode, node.parent, node.name
-                )
-            elif node.rev.mutable:  # the latest attributes, and where they were seen
-                known.inode, known.parent, known.name = node.inode, node.parent, node.name
-            known.lookups += 1
+            self.count_image(node.rev, node.inode, node.parent, node.name)
+
+    @staticmethod
+    def count_image(rev: MountedRevision, inode: Inode, parent: int, name: bytes) -> None:
+        """:meth:`count` for ``ImageNode(rev, inode, parent, name)``, without making it
+        (readdirplus counts every entry it returns)."""
+        known = rev.known.get(inode.number)
+        if known is None:
+            known = rev.known[inode.number] = _Known(inode, parent, name)
+        elif rev.mutable:  # the latest attributes, and where they were seen
+            known.inode, known.parent, known.name = inode, parent, name
+        known.lookups += 1
 
     def refresh(self, node: ImageNode, inode: Inode) -> ImageNode:
         """Remember newer attributes of a mutable revision's inode (same number)."""
@@ -401,7 +405,7 @@ class SnapTree:
 
     def attr(self, node: Node) -> Attr:
         if isinstance(node, ImageNode):
-            return self._image_attr(node)
+            return self.image_attr(node.rev, node.inode, root=node.is_revision_root)
         if isinstance(node, CurrentLink):
             snap = self._snaps.get(node.snap)
             target = (snap.current or "") if snap else ""
@@ -424,18 +428,17 @@ class SnapTree:
         )  # fmt: skip
 
     @staticmethod
-    def _image_attr(node: ImageNode) -> Attr:
-        """The image's own metadata, uid/gid included (snapd's images are all root's)."""
-        inode = node.inode
-        has_data = stat.S_IFMT(inode.mode) in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
-        timeout = LIVE_TIMEOUT if node.rev.mutable else IMAGE_TIMEOUT
+    def image_attr(rev: MountedRevision, inode: Inode, *, root: bool) -> Attr:
+        """The image's own metadata, uid/gid included (snapd's images are all root's);
+        ``root``: the inode is the revision's root directory."""
+        mode = inode.mode
+        has_data = stat.S_IFMT(mode) in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
+        timeout = LIVE_TIMEOUT if rev.mutable else IMAGE_TIMEOUT
         return Attr(
-            ino=node.ino, mode=inode.mode, nlink=inode.nlink, uid=inode.uid, gid=inode.gid,
-            rdev=inode.rdev, size=inode.size, mtime_ns=inode.mtime * 1_000_000_000,
-            blksize=node.rev.image.block_size,
-            blocks=(inode.size + 511) // 512 if has_data else 0,
-            entry_timeout=VIRTUAL_TIMEOUT if node.is_revision_root else timeout,
-            attr_timeout=timeout,
+            rev.slot << SLOT_SHIFT | inode.number, mode, inode.nlink, inode.uid, inode.gid,
+            inode.rdev, inode.size, inode.mtime * 1_000_000_000, rev.image.block_size,
+            (inode.size + 511) // 512 if has_data else 0,
+            VIRTUAL_TIMEOUT if root else timeout, timeout,
         )  # fmt: skip
 
     def statfs(self) -> tuple[int, int, int]:
