@@ -398,9 +398,11 @@ class Usersnap(Filesystem):
         return self.daemon_pid()
 
     def install_timed(self, image: BuiltImage) -> tuple[float, dict[str, float]]:
-        """Install ``image`` again (a new revision), its file evicted from the page
-        cache, with nothing else running; seconds until the CLI returns, and per phase
-        (``install_until_stat``'s watcher would share the CPU and the daemon with it)."""
+        """Install ``image`` afresh (removed first, so no refresh, no old revision to
+        discard), its file evicted from the page cache, with nothing else running;
+        seconds until the CLI returns, and per phase (``install_until_stat``'s watcher
+        would share the CPU and the daemon with it)."""
+        self.cli("remove", "--purge", image.spec.name)
         drop_page_cache([image.snap])
         wall = time.time()
         start = time.perf_counter()
