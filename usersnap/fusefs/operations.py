@@ -90,8 +90,8 @@ LIST_AHEAD_ENTRIES = 2048
 #: Image inodes whose reply attributes are kept ready: readdirplus sends every entry of a
 #: directory on each listing, and building the reply was most of its cost (~200 B each).
 ATTR_ENTRIES = 16384
-#: A walk (tar, cp -r, rsync) opens a directory's files in stored order: an open at most
-#: this many entries after the previous one of the same directory counts as one.
+#: A walk (tar, cp -r, rsync) reads a directory's files in stored order: a first read at
+#: most this many entries after the previous one in the same directory counts as one.
 WALK_SLACK = 3
 #: Files after the one a walk opens whose first block is decompressed meanwhile, on the
 #: cores the walk leaves idle (a C filesystem reads them one after another).
@@ -293,8 +293,10 @@ class SnapFS(pyfuse3.Operations):
         return found
 
     def _walk_ahead(self, node: ImageNode) -> None:
-        """When this open continues a walk of its directory (``WALK_SLACK``), have the
-        image decompress the first blocks of the next files in the background."""
+        """When this file's first read continues a walk of its directory
+        (``WALK_SLACK``), have the image decompress the first blocks of the next files
+        in the background.  Reads, not opens: a walk served by the page cache opens
+        files but reads nothing, and must not make the image decompress anything."""
         parent = node.parent
         if parent >> SLOT_SHIFT != node.rev.slot:
             return
@@ -519,8 +521,6 @@ class SnapFS(pyfuse3.Operations):
         if node.rev.closed:
             raise FUSEError(errno.ENOENT)
         self.tree.hold(node.rev)
-        if not node.rev.mutable:
-            self._walk_ahead(node)
         fh = self._new_fh()
         self._files[fh] = node
         # keep_cache: the page cache outlives each open (images never change; a tried
@@ -535,6 +535,8 @@ class SnapFS(pyfuse3.Operations):
         if node is None:
             raise FUSEError(errno.EBADF)
         image, inode = node.rev.image, node.inode
+        if off == 0 and not node.rev.mutable:
+            self._walk_ahead(node)
         if not node.rev.closed:
             try:  # decompressed ahead already: no worker thread
                 ready = image.read_ready(inode, off, size)

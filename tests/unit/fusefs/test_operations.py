@@ -174,19 +174,24 @@ async def test_a_walk_prefetches_the_next_files_of_its_directory() -> None:
     lib = await walk(fs, "demo", "x1", "lib")
     handle = await fs.opendir(lib.st_ino, CTX)  # type: ignore[arg-type]
 
-    async def open_file(name: str) -> None:
+    async def open_file(name: str, *, read: bool = True) -> None:
         entry = await fs.lookup(lib.st_ino, name.encode(), CTX)  # type: ignore[arg-type]
         info = await fs.open(entry.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+        if read:
+            assert await fs.read(info.fh, 0, 4096) == b"x"
         await fs.release(info.fh)
 
     await open_file("f00")
-    assert img.prefetched == []  # one open is no walk yet
+    await open_file("f01", read=False)  # the page cache served it: not part of a walk
+    assert img.prefetched == []  # one read is no walk yet
     await open_file("f02")  # two entries on: a walk (tar skips what it cannot read)
     # the six entries after it, less the empty file
     assert img.prefetched == [[img.by_path[f"lib/f{i:02d}"].number for i in range(3, 8)]]
     for name in ("f09", "f06", "f10"):  # a jump, going back, four entries on: no walk
         await open_file(name)
     await open_file("f11")  # a walk, but only the directory "sub" comes after it
+    for name in ("f00", "f01", "f02", "f03"):  # a walk the page cache serves
+        await open_file(name, read=False)
     assert len(img.prefetched) == 1
     await fs.releasedir(handle)
 
