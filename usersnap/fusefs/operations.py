@@ -93,7 +93,7 @@ ATTR_ENTRIES = 16384
 #: A walk (tar, cp -r, rsync) reads a directory's files in stored order: a first read at
 #: most this many entries after the previous one in the same directory counts as one.
 WALK_SLACK = 3
-#: Files after the one a walk opens whose first block is decompressed meanwhile, on the
+#: Files after the one a walk reads whose first block is decompressed meanwhile, on the
 #: cores the walk leaves idle (a C filesystem reads them one after another).
 WALK_AHEAD_FILES = 6
 #: Directories whose walk position is remembered.
