@@ -323,7 +323,7 @@ class SquashfsImage:
                 return None
             blocks.append(block)
         with self._guard():
-            self._keep_ahead(ino, first, last)
+            self._keep_ahead(ino, first, last, found)
         return self._join(blocks, offset - first * bs, end - first * bs)
 
     def prefetch(self, files: list[Inode]) -> None:
@@ -345,9 +345,10 @@ class SquashfsImage:
                                      IndexError, OverflowError):
                 self._start_read_ahead(ino, 0, 1)
 
-    def _keep_ahead(self, ino: Inode, first: int, last: int) -> None:
+    def _keep_ahead(self, ino: Inode, first: int, last: int,
+                    blocks: _BlockList | None = None) -> None:
         if self._read_ahead and self._sequential(ino, first, last):
-            self._start_read_ahead(ino, last + 1)
+            self._start_read_ahead(ino, last + 1, blocks=blocks)
 
     @staticmethod
     def _join(blocks: list[bytes], lo: int, hi: int) -> bytes:
@@ -732,11 +733,14 @@ class SquashfsImage:
             self._next_block[ino.ref] = last + 1
         return first == 0 or (before is not None and before - 2 <= first <= before + 2)
 
-    def _start_read_ahead(self, ino: Inode, index: int, count: int | None = None) -> None:
+    def _start_read_ahead(self, ino: Inode, index: int, count: int | None = None,
+                          blocks: _BlockList | None = None) -> None:
         """Have the pool decompress ``count`` of the file's blocks from ``index`` on (the
         window by default); each is marked in flight at once, so that the reader waits
-        for it, not redoes it."""
-        blocks = self._blocklist(ino)
+        for it, not redoes it.  Given its block list (``read_ready``), this never reads
+        or waits for the disk: the FUSE loop calls it."""
+        if blocks is None:
+            blocks = self._blocklist(ino)
         if count is None:  # a sequential reader: it reads on
             self._advise(ino, blocks, index)
         end = index + (self._read_ahead if count is None else count)
@@ -771,10 +775,15 @@ class SquashfsImage:
             if len(self._advised) >= 1024:
                 del self._advised[next(iter(self._advised))]
             upto = self._advised[ino.ref] = blocks.starts[min(count, index + ADVISE_BLOCKS)]
-            fd = self._fd
-        lo = max(done, blocks.starts[index])
-        with contextlib.suppress(OSError):  # only advice; close() does not race reads
-            os.posix_fadvise(fd, lo, upto - lo, os.POSIX_FADV_WILLNEED)
+            lo = max(done, blocks.starts[index])
+            # in the pool: the call may wait for the disk's queue, and the loop calls this
+            job = _read_ahead_pool().submit(self._fadvise, lo, upto - lo)
+            self._ahead_jobs.add(job)
+        job.add_done_callback(self._job_done)
+
+    def _fadvise(self, offset: int, length: int) -> None:
+        with contextlib.suppress(OSError):  # only advice; close() outwaits this job
+            os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_WILLNEED)
 
     def _ahead(self, key: tuple[int, int, int], pending: Future[bytes | None]) -> None:
         """Decompress one block for a reader to come; a bad block is reported to the
