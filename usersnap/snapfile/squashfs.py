@@ -148,7 +148,6 @@ _FILE_BODY = struct.Struct("<IIII")
 _BASIC_BODY_SIZE = 16  # both bodies
 _DIR_HEADER = struct.Struct("<III")  # squashfs_dir_header: count - 1, start block, inode
 _DIR_ENTRY = struct.Struct("<HhHH")  # squashfs_dir_entry: offset, inode delta, type, size-1
-NO_XATTR = int(SQUASHFS_INVALID_XATTR)
 BASIC_DIR, BASIC_FILE = int(Type.DIR), int(Type.FILE)
 
 
@@ -341,8 +340,7 @@ class SquashfsImage:
 
     def _prefetch(self, files: list[Inode]) -> None:
         for ino in files:
-            with contextlib.suppress(SnapFileError, Malformed, struct.error, ValueError,
-                                     IndexError, OverflowError):
+            with contextlib.suppress(SnapFileError), self._guard():
                 self._start_read_ahead(ino, 0, 1)
 
     def _keep_ahead(self, ino: Inode, first: int, last: int,
@@ -557,10 +555,7 @@ class SquashfsImage:
         if kind not in inomap:
             raise Malformed(f"inode {ref:#x} has invalid type {kind}")
         body: Any = cur.struct(inomap[kind])
-        if max(head.uid, head.guid) >= len(self._ids):
-            raise Malformed(f"inode {ref:#x} has an invalid uid/gid index")
-        if not 1 <= head.inode_number <= self.inode_count:
-            raise Malformed(f"inode {ref:#x} has invalid number {head.inode_number}")
+        self._check_head(ref, head.uid, head.guid, head.inode_number)
         fields: dict[str, Any] = {
             "ref": ref, "number": int(head.inode_number),
             "mode": SQUASHFS_LOOKUP_TYPE[kind] | (head.mode & 0o7777),
@@ -569,16 +564,12 @@ class SquashfsImage:
             "xattr": int(body.xattr),
         }  # fmt: skip
         if kind in DIR_TYPES:
-            if body.file_size < 3 or body.offset >= META:
-                raise Malformed(f"directory inode {ref:#x} is invalid")
+            self._check_dir(ref, body.file_size, body.offset)
             fields.update(size=int(body.file_size), _start=int(body.start_block),
                           _offset=int(body.offset), _parent=int(body.parent_inode))  # fmt: skip
         elif kind in FILE_TYPES:
-            size, fragment, bs = int(body.file_size), int(body.fragment), self.block_size
-            if fragment != SQUASHFS_INVALID_FRAG and (
-                fragment >= self._fragments or body.offset + size % bs > bs
-            ):
-                raise Malformed(f"file inode {ref:#x} has an invalid fragment")
+            size, fragment = int(body.file_size), int(body.fragment)
+            self._check_fragment(ref, fragment, body.offset, size)
             fields.update(size=size, _start=int(body.start_block), _offset=int(body.offset),
                           _fragment=fragment, _blocklist=cur.block << 16 | cur.offset)  # fmt: skip
         elif kind in SYMLINK_TYPES:
@@ -596,6 +587,24 @@ class SquashfsImage:
             raise Malformed(f"inode {ref:#x} has invalid xattr index {xattr}")
         return Inode(**fields)
 
+    def _check_head(self, ref: int, uid: int, gid: int, number: int) -> None:
+        if max(uid, gid) >= len(self._ids):
+            raise Malformed(f"inode {ref:#x} has an invalid uid/gid index")
+        if not 1 <= number <= self.inode_count:
+            raise Malformed(f"inode {ref:#x} has invalid number {number}")
+
+    @staticmethod
+    def _check_dir(ref: int, size: int, offset: int) -> None:
+        if size < 3 or offset >= META:
+            raise Malformed(f"directory inode {ref:#x} is invalid")
+
+    def _check_fragment(self, ref: int, fragment: int, offset: int, size: int) -> None:
+        bs = self.block_size
+        if fragment != SQUASHFS_INVALID_FRAG and (
+            fragment >= self._fragments or offset + size % bs > bs
+        ):
+            raise Malformed(f"file inode {ref:#x} has an invalid fragment")
+
     def _basic_inode(self, ref: int, block: int, offset: int) -> Inode | None:
         """A basic directory or file inode (nearly every entry of a snap) lying wholly
         inside its metadata block, unpacked in one step with the same checks as
@@ -608,25 +617,19 @@ class SquashfsImage:
         kind, mode, uid, gid, mtime, number = _HEAD.unpack_from(data, offset)
         if kind != BASIC_DIR and kind != BASIC_FILE:
             return None
+        self._check_head(ref, uid, gid, number)
         ids = self._ids
-        if max(uid, gid) >= len(ids):
-            raise Malformed(f"inode {ref:#x} has an invalid uid/gid index")
-        if not 1 <= number <= self.inode_count:
-            raise Malformed(f"inode {ref:#x} has invalid number {number}")
         if kind == BASIC_DIR:
             start, nlink, size, at, parent = _DIR_BODY.unpack_from(data, offset + _HEAD.size)
-            if size < 3 or at >= META:
-                raise Malformed(f"directory inode {ref:#x} is invalid")
+            self._check_dir(ref, size, at)
             return Inode(ref, number, stat.S_IFDIR | (mode & 0o7777), ids[uid], ids[gid],
-                         mtime, size, nlink, 0, NO_XATTR, start, at, SQUASHFS_INVALID_FRAG,
-                         0, parent)  # fmt: skip
+                         mtime, size, nlink, 0, SQUASHFS_INVALID_XATTR, start, at,
+                         SQUASHFS_INVALID_FRAG, 0, parent)  # fmt: skip
         start, fragment, at, size = _FILE_BODY.unpack_from(data, offset + _HEAD.size)
-        if fragment != SQUASHFS_INVALID_FRAG and (
-            fragment >= self._fragments or at + size % self.block_size > self.block_size
-        ):
-            raise Malformed(f"file inode {ref:#x} has an invalid fragment")
+        self._check_fragment(ref, fragment, at, size)
         return Inode(ref, number, stat.S_IFREG | (mode & 0o7777), ids[uid], ids[gid], mtime,
-                     size, 1, 0, NO_XATTR, start, at, fragment, block << 16 | end)  # fmt: skip
+                     size, 1, 0, SQUASHFS_INVALID_XATTR, start, at, fragment,
+                     block << 16 | end)  # fmt: skip
 
     # -- directories --------------------------------------------------------------------
 
