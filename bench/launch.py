@@ -115,7 +115,7 @@ def import_times(python: Path, args: Sequence[str], env: Mapping[str, str], runs
     pkg = sorted(((statistics.median(v), k) for k, v in packages.items()), reverse=True)
     return ImportTimes(total=statistics.median(totals), top=[(k, s) for s, k in top[:15]],
                        by_package=[(k, s) for s, k in pkg[:10]],
-                       heavy=sorted(loaded & {"trio", "pyfuse3", "yaml", "PySquashfsImage",
+                       heavy=sorted(loaded & {"trio", "yaml", "PySquashfsImage",
                                               "lzo", "seccomp"}))
 
 

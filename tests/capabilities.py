@@ -29,10 +29,6 @@ def _probe_fuse() -> str | None:
     except OSError as err:
         return f"cannot open /dev/fuse: {err.strerror} (chmod 666 /dev/fuse)"
     os.close(fd)
-    try:
-        import pyfuse3  # noqa: F401
-    except ImportError as err:
-        return f"pyfuse3 unusable: {err}"
     return None
 
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(bubblewrap fuse3 libfuse3-dev squashfs-tools squashfuse pkg-config libseccomp2
+PACKAGES=(bubblewrap fuse3 squashfs-tools squashfuse pkg-config libseccomp2
           liblzo2-dev python3-venv python3-dev gcc libc6-dev)
 
 missing=()

@@ -13,8 +13,6 @@ It prints ``ready`` once mounted, then answers each command line with one line,
     current NAME REVISION|-
     closed NAME REVISION        "ok yes" once the tree has closed that revision's image
     handles                     open file and directory handles
-    block-read                  read /dev/fuse on the loop's thread, blocking, as pyfuse3
-                                does, until a statfs comes (answered EAGAIN); "ok 17"
     quit
 
 A separate process, so that tests read the mount from outside the loop serving it, and
@@ -24,12 +22,10 @@ so that a test can kill it with SIGKILL to leave a dead mount behind.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import queue
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -84,8 +80,6 @@ def _serve(mountpoint: Path, home: Path | None) -> None:
                 return "ok yes" if images[(name, rev)].closed else "ok no"
             case ["handles"]:
                 return f"ok {fs.open_handles()}"
-            case ["block-read"]:
-                return f"ok {_read_one_request()}"
         return f"error bad command {cmd!r}"
 
     async def commands(stdin: trio.lowlevel.FdStream, scope: trio.CancelScope) -> None:
@@ -117,26 +111,6 @@ def _serve(mountpoint: Path, home: Path | None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="fuse_server %(levelname)s %(message)s")
     trio.run(main)
-
-
-def _read_one_request() -> int:
-    """What pyfuse3 is left doing when a request is withdrawn after the loop saw the fd
-    readable: a blocking read with nothing queued.  Requests that end it are answered
-    with EAGAIN here, since libfuse never sees them (forgets need no answer), until a
-    statfs comes; returns the opcodes read."""
-    fd = next(int(f) for f in os.listdir("/proc/self/fd")
-              if os.path.realpath(f"/proc/self/fd/{f}") == "/dev/fuse")
-    while True:
-        data = os.read(fd, 8 << 20)  # at least max_write and the headers, or EINVAL
-        _length, opcode, unique = struct.unpack_from("<IIQ", data)
-        if opcode not in (_FUSE_FORGET, _FUSE_BATCH_FORGET):
-            os.write(fd, struct.pack("<IiQ", 16, -errno.EAGAIN, unique))
-        if opcode == _FUSE_STATFS:
-            return opcode
-
-
-#: linux/fuse.h opcodes
-_FUSE_FORGET, _FUSE_STATFS, _FUSE_BATCH_FORGET = 2, 17, 42
 
 
 # -- the test side ------------------------------------------------------------------------

@@ -96,6 +96,7 @@ def test_new_visible_entries_reach_the_real_home(view: Path, real: Path) -> None
     (view / "moved" / ".hidden-below").write_text("fine below the top\n")
     assert (real / "moved" / ".hidden-below").exists()
     assert os.statvfs(view).f_blocks == os.statvfs(real).f_blocks  # free space: home's
+    assert os.statvfs(view.parent).f_bavail == 0  # the snap tree: images, nothing free
 
 
 def test_hidden_top_level_names_cannot_be_made(view: Path, real: Path) -> None:

@@ -1,6 +1,6 @@
 """The current revision of an installed snap, as the launcher (and ``debug layout``) see it.
 
-Lean like ``usersnap run`` itself (no trio, no pyfuse3): the daemon names the current
+Lean like ``usersnap run`` itself (no trio, no FUSE session): the daemon names the current
 revision (starting it, and so the mount, when needed) and snap.yaml is read through the
 FUSE mount, so what is planned is exactly what is served.
 """

@@ -21,8 +21,8 @@ Every inode the kernel knows holds an ``O_PATH | O_NOFOLLOW`` descriptor of the 
 file, opened relative to its parent's descriptor with a single path component: no
 path is ever resolved again, so renames, symlinks planted below, or ``..`` cannot lead
 outside $HOME or to a hidden entry.  Files are reopened through ``/proc/self/fd``
-(the descriptor, not a path).  Every system call that can block runs in a worker
-thread (closing an O_PATH descriptor, which does no I/O, is done on the loop).  Inode
+(the descriptor, not a path).  Every system call that can block runs with the file
+system's lock let go (closing an O_PATH descriptor, which does no I/O, keeps it).  Inode
 numbers start at :data:`HOME_BASE`, above any the snap tree uses.
 """
 
@@ -35,11 +35,7 @@ import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
-
-import pyfuse3
-import trio
-from pyfuse3 import FUSEError
+from typing import TypeVar
 
 from usersnap.fusefs.homepolicy import (
     IDENTITY_XATTR,
@@ -49,9 +45,17 @@ from usersnap.fusefs.homepolicy import (
     identity,
     may_change,
 )
-
-if TYPE_CHECKING:
-    from pyfuse3 import EntryAttributes, FileInfo, SetattrFields, StatvfsData
+from usersnap.fusefs.protocol import (
+    ENOATTR,
+    EntryAttributes,
+    FileInfo,
+    FUSEError,
+    ReaddirToken,
+    SetattrFields,
+    StatvfsData,
+    readdir_reply,
+)
+from usersnap.fusefs.session import StateLock
 
 T = TypeVar("T")
 
@@ -59,7 +63,7 @@ T = TypeVar("T")
 HOME_BASE = 1 << 62
 #: How long the kernel may trust an entry or attributes: the host may change them too.
 TIMEOUT = 1.0
-#: Entries prepared per worker-thread call while listing a directory.
+#: Entries prepared per unlocked call while listing a directory.
 READDIR_CHUNK = 128
 _PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -93,9 +97,12 @@ class HomeView:
     """The view of one home directory; :class:`usersnap.fusefs.operations.SnapFS`
     hands it every request about an inode or handle at or above :data:`HOME_BASE`."""
 
-    def __init__(self, path: str, *, uid: int, gid: int) -> None:
+    def __init__(self, path: str, *, uid: int, gid: int, lock: StateLock | None = None
+                 ) -> None:
         fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.uid, self.gid = uid, gid
+        #: the mount's lock (the snap tree's), let go around system calls
+        self.lock = lock or StateLock()
         self._root = _Node(HOME_BASE, fd, None, lookups=1)
         self._nodes: dict[int, _Node] = {HOME_BASE: self._root}
         self._keys: dict[object, _Node] = {}
@@ -142,11 +149,11 @@ class HomeView:
             raise FUSEError(errno.EACCES)
         return node
 
-    @staticmethod
-    async def _sys(call: Callable[[], T]) -> T:
-        """Run blocking system calls in a worker thread; errors become their errno."""
+    def _sys(self, call: Callable[[], T]) -> T:
+        """Run blocking system calls without the lock; errors become their errno."""
         try:
-            return await trio.to_thread.run_sync(call)
+            with self.lock.released():
+                return call()
         except OSError as err:
             raise FUSEError(err.errno or errno.EIO) from None
 
@@ -181,7 +188,7 @@ class HomeView:
             os.close(node.fd)
 
     def _entry(self, node: _Node, st: os.stat_result | None) -> EntryAttributes:
-        entry = pyfuse3.EntryAttributes()
+        entry = EntryAttributes()
         entry.st_ino = node.ino
         entry.entry_timeout = entry.attr_timeout = TIMEOUT
         if st is None:  # a placeholder
@@ -202,11 +209,11 @@ class HomeView:
         entry.st_ctime_ns = st.st_ctime_ns
         return entry
 
-    async def _stat(self, node: _Node) -> os.stat_result | None:
+    def _stat(self, node: _Node) -> os.stat_result | None:
         if node.placeholder:
             return None
         fd = node.fd
-        return await self._sys(lambda: os.fstat(fd))
+        return self._sys(lambda: os.fstat(fd))
 
     def _found(self, node: _Node, st: os.stat_result | None) -> EntryAttributes:
         """Reply to something that gives the kernel a reference (lookup, create, ...)."""
@@ -215,18 +222,18 @@ class HomeView:
 
     # -- lookups and attributes ---------------------------------------------------------
 
-    async def root_entry(self) -> EntryAttributes:
+    def root_entry(self) -> EntryAttributes:
         """``<mount>/.home`` itself."""
-        return self._found(self._root, await self._stat(self._root))
+        return self._found(self._root, self._stat(self._root))
 
-    async def lookup(self, parent_ino: int, name: bytes) -> EntryAttributes:
+    def lookup(self, parent_ino: int, name: bytes) -> EntryAttributes:
         parent = self._node(parent_ino)
         if parent.placeholder or not component_ok(name):
             raise FUSEError(errno.ENOENT)
         kind = classify(os.fsdecode(name)) if parent is self._root else "visible"
         if kind == "reserved":
             return self._found(self._placeholder(name, stat.S_IFDIR | 0o755), None)
-        fd, st = await self._sys(lambda: _open_child(parent.fd, name))
+        fd, st = self._sys(lambda: _open_child(parent.fd, name))
         if kind == "hidden" and not stat.S_ISLNK(st.st_mode):
             os.close(fd)
             mode = stat.S_IFDIR if stat.S_ISDIR(st.st_mode) else stat.S_IFREG
@@ -239,11 +246,11 @@ class HomeView:
             node.lookups = max(0, node.lookups - nlookup)
             self._drop(node)
 
-    async def getattr(self, ino: int) -> EntryAttributes:
+    def getattr(self, ino: int) -> EntryAttributes:
         node = self._node(ino)
-        return self._entry(node, await self._stat(node))
+        return self._entry(node, self._stat(node))
 
-    async def setattr(self, ino: int, attr: EntryAttributes, fields: SetattrFields,
+    def setattr(self, ino: int, attr: EntryAttributes, fields: SetattrFields,
                       fh: int | None) -> EntryAttributes:
         node = self._real(ino)
         if node.hidden:
@@ -271,16 +278,16 @@ class HomeView:
                     attr.st_mtime_ns if fields.update_mtime else st.st_mtime_ns))
             return os.fstat(node.fd)
 
-        return self._entry(node, await self._sys(change))
+        return self._entry(node, self._sys(change))
 
-    async def readlink(self, ino: int) -> bytes:
+    def readlink(self, ino: int) -> bytes:
         node = self._real(ino)
-        return await self._sys(lambda: os.fsencode(os.readlink("", dir_fd=node.fd)))
+        return self._sys(lambda: os.fsencode(os.readlink("", dir_fd=node.fd)))
 
-    async def statfs(self) -> StatvfsData:
+    def statfs(self) -> StatvfsData:
         fd = self._root.fd
-        vfs = await self._sys(lambda: os.statvfs(fd))
-        st = pyfuse3.StatvfsData()
+        vfs = self._sys(lambda: os.statvfs(fd))
+        st = StatvfsData()
         for name in ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files",
                      "f_ffree", "f_favail", "f_namemax"):
             setattr(st, name, getattr(vfs, name))
@@ -288,7 +295,7 @@ class HomeView:
 
     # -- directories --------------------------------------------------------------------
 
-    async def _names(self, node: _Node) -> list[bytes]:
+    def _names(self, node: _Node) -> list[bytes]:
         if node.placeholder:  # only ``snap`` can be opened (the others have mode 0)
             return []
 
@@ -299,40 +306,40 @@ class HomeView:
             finally:
                 os.close(fd)
 
-        names = await self._sys(listing)
+        names = self._sys(listing)
         if node is self._root:  # hidden names are never listed; snap is the placeholder
             names = [n for n in names if classify(os.fsdecode(n)) == "visible"]
             names.append(RESERVED.encode())
         return names
 
-    async def opendir(self, ino: int) -> int:
+    def opendir(self, ino: int) -> int:
         node = self._node(ino)
         if node.placeholder and not stat.S_ISDIR(node.placeholder):
             raise FUSEError(errno.ENOTDIR)
-        handle = _Dir(node, await self._names(node))
+        handle = _Dir(node, self._names(node))
         fh = self._next_fh
         self._next_fh += 1
         self._dirs[fh] = handle
         return fh
 
-    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+    def readdir(self, fh: int, start_id: int, token: ReaddirToken) -> None:
         """Offsets as in SnapFS: 1 after ".", 2 after "..", 2 + k after entry k."""
         handle = self._dirs.get(fh)
         if handle is None:
             raise FUSEError(errno.EBADF)
         node = handle.node
         if start_id == 0:
-            handle.names = await self._names(node)
-            st = await self._stat(node)
+            handle.names = self._names(node)
+            st = self._stat(node)
             for index, dot in enumerate((b".", b"..")):
-                if not pyfuse3.readdir_reply(token, dot, self._entry(node, st), index + 1):
+                if not readdir_reply(token, dot, self._entry(node, st), index + 1):
                     return
         start = max(start_id, 2)
         reserved = RESERVED.encode() if node is self._root else None
         while start - 2 < len(handle.names):
             chunk = handle.names[start - 2:start - 2 + READDIR_CHUNK]
             real = [name for name in chunk if name != reserved]
-            found = await self._sys(functools.partial(_open_children, node.fd, real))
+            found = self._sys(functools.partial(_open_children, node.fd, real))
             opened = dict(zip(real, found, strict=True))
             for offset, name in enumerate(chunk):
                 child = opened.pop(name, None)
@@ -342,7 +349,7 @@ class HomeView:
                     continue
                 else:
                     entry_node, st = self._adopt(*child), child[1]
-                if pyfuse3.readdir_reply(token, name, self._entry(entry_node, st),
+                if readdir_reply(token, name, self._entry(entry_node, st),
                                          start + offset + 1):
                     entry_node.lookups += 1
                     continue
@@ -370,7 +377,7 @@ class HomeView:
             raise FUSEError(errno.EBADF)
         return fd
 
-    async def open(self, ino: int, flags: int) -> FileInfo:
+    def open(self, ino: int, flags: int) -> FileInfo:
         node = self._real(ino)
         # the descriptor, not a path: a magic link cannot take O_NOFOLLOW
         mode = (flags & ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_NOFOLLOW)) | os.O_CLOEXEC
@@ -380,29 +387,29 @@ class HomeView:
                 raise OSError(errno.EINVAL, "not a regular file")
             return os.open(_proc(node.fd), mode)
 
-        fd = await self._sys(reopen)
-        return pyfuse3.FileInfo(fh=self._handle(fd), keep_cache=False, direct_io=False)
+        fd = self._sys(reopen)
+        return FileInfo(fh=self._handle(fd), keep_cache=False, direct_io=False)
 
-    async def read(self, fh: int, off: int, size: int) -> bytes:
+    def read(self, fh: int, off: int, size: int) -> bytes:
         fd = self._fd(fh)
-        return await self._sys(lambda: os.pread(fd, size, off))
+        return self._sys(lambda: os.pread(fd, size, off))
 
-    async def write(self, fh: int, off: int, buf: bytes) -> int:
+    def write(self, fh: int, off: int, buf: bytes) -> int:
         fd = self._fd(fh)
-        return await self._sys(lambda: os.pwrite(fd, buf, off))
+        return self._sys(lambda: os.pwrite(fd, buf, off))
 
-    async def fsync(self, fh: int, datasync: bool) -> None:
+    def fsync(self, fh: int, datasync: bool) -> None:
         fd = self._fd(fh)
-        await self._sys(lambda: os.fdatasync(fd) if datasync else os.fsync(fd))
+        self._sys(lambda: os.fdatasync(fd) if datasync else os.fsync(fd))
 
-    async def release(self, fh: int) -> None:
+    def release(self, fh: int) -> None:
         fd = self._files.pop(fh, None)
         if fd is not None:
-            await self._sys(lambda: os.close(fd))
+            self._sys(lambda: os.close(fd))
 
     # -- making and removing ------------------------------------------------------------
 
-    async def create(self, parent_ino: int, name: bytes, mode: int, flags: int
+    def create(self, parent_ino: int, name: bytes, mode: int, flags: int
                      ) -> tuple[FileInfo, EntryAttributes]:
         parent = self._parent(parent_ino, name)
 
@@ -424,11 +431,11 @@ class HomeView:
                 os.close(fd)
                 raise
 
-        fd, path_fd, st = await self._sys(make)
-        info = pyfuse3.FileInfo(fh=self._handle(fd), keep_cache=False, direct_io=False)
+        fd, path_fd, st = self._sys(make)
+        info = FileInfo(fh=self._handle(fd), keep_cache=False, direct_io=False)
         return info, self._found(self._adopt(path_fd, st), st)
 
-    async def _made(self, parent: _Node, name: bytes, call: Callable[[], None],
+    def _made(self, parent: _Node, name: bytes, call: Callable[[], None],
                     mode: int | None) -> EntryAttributes:
         """Run ``call`` (which makes ``name``), then open what it made as a node."""
         def make() -> tuple[int, os.stat_result]:
@@ -443,49 +450,49 @@ class HomeView:
                     raise
             return fd, st
 
-        fd, st = await self._sys(make)
+        fd, st = self._sys(make)
         return self._found(self._adopt(fd, st), st)
 
-    async def mkdir(self, parent_ino: int, name: bytes, mode: int) -> EntryAttributes:
+    def mkdir(self, parent_ino: int, name: bytes, mode: int) -> EntryAttributes:
         parent = self._parent(parent_ino, name)
-        return await self._made(parent, name, lambda: os.mkdir(name, 0o700, dir_fd=parent.fd),
+        return self._made(parent, name, lambda: os.mkdir(name, 0o700, dir_fd=parent.fd),
                                 mode)
 
-    async def mknod(self, parent_ino: int, name: bytes, mode: int, rdev: int
+    def mknod(self, parent_ino: int, name: bytes, mode: int, rdev: int
                     ) -> EntryAttributes:
         parent = self._parent(parent_ino, name)
-        return await self._made(
+        return self._made(
             parent, name, lambda: os.mknod(name, mode & ~0o7777 | 0o600, rdev, dir_fd=parent.fd),
             mode)
 
-    async def symlink(self, parent_ino: int, name: bytes, target: bytes) -> EntryAttributes:
+    def symlink(self, parent_ino: int, name: bytes, target: bytes) -> EntryAttributes:
         parent = self._parent(parent_ino, name)
-        return await self._made(parent, name, lambda: os.symlink(target, name, dir_fd=parent.fd),
+        return self._made(parent, name, lambda: os.symlink(target, name, dir_fd=parent.fd),
                                 None)
 
-    async def link(self, ino: int, parent_ino: int, name: bytes) -> EntryAttributes:
+    def link(self, ino: int, parent_ino: int, name: bytes) -> EntryAttributes:
         node = self._real(ino)
         if node.hidden:
             raise FUSEError(errno.EACCES)
         parent = self._parent(parent_ino, name)
-        return await self._made(parent, name, lambda: os.link(
+        return self._made(parent, name, lambda: os.link(
             _proc(node.fd), name, dst_dir_fd=parent.fd, follow_symlinks=True), None)
 
-    async def unlink(self, parent_ino: int, name: bytes) -> None:
+    def unlink(self, parent_ino: int, name: bytes) -> None:
         parent = self._parent(parent_ino, name)
-        await self._sys(lambda: os.unlink(name, dir_fd=parent.fd))
+        self._sys(lambda: os.unlink(name, dir_fd=parent.fd))
 
-    async def rmdir(self, parent_ino: int, name: bytes) -> None:
+    def rmdir(self, parent_ino: int, name: bytes) -> None:
         parent = self._parent(parent_ino, name)
-        await self._sys(lambda: os.rmdir(name, dir_fd=parent.fd))
+        self._sys(lambda: os.rmdir(name, dir_fd=parent.fd))
 
-    async def rename(self, old_ino: int, old: bytes, new_ino: int, new: bytes,
+    def rename(self, old_ino: int, old: bytes, new_ino: int, new: bytes,
                      flags: int) -> None:
         src, dest = self._parent(old_ino, old), self._parent(new_ino, new)
         if flags:
-            await self._sys(lambda: _renameat2(src.fd, old, dest.fd, new, flags))
+            self._sys(lambda: _renameat2(src.fd, old, dest.fd, new, flags))
         else:
-            await self._sys(lambda: os.rename(old, new, src_dir_fd=src.fd,
+            self._sys(lambda: os.rename(old, new, src_dir_fd=src.fd,
                                               dst_dir_fd=dest.fd))
 
     # -- extended attributes ------------------------------------------------------------
@@ -495,33 +502,33 @@ class HomeView:
         node = self._node(ino)
         return None if node.placeholder or node.hidden else _proc(node.fd)
 
-    async def getxattr(self, ino: int, name: bytes) -> bytes:
+    def getxattr(self, ino: int, name: bytes) -> bytes:
         if ino == HOME_BASE and name == IDENTITY_XATTR.encode():
-            st = await self._stat(self._root)
+            st = self._stat(self._root)
             assert st is not None
             return identity(st.st_dev, st.st_ino)
         path = self._xattr_path(ino)
         if path is None:
-            raise FUSEError(pyfuse3.ENOATTR)
-        return await self._sys(lambda: os.getxattr(path, name))
+            raise FUSEError(ENOATTR)
+        return self._sys(lambda: os.getxattr(path, name))
 
-    async def listxattr(self, ino: int) -> Sequence[bytes]:
+    def listxattr(self, ino: int) -> Sequence[bytes]:
         path = self._xattr_path(ino)
         if path is None:
             return []
-        return [os.fsencode(n) for n in await self._sys(lambda: os.listxattr(path))]
+        return [os.fsencode(n) for n in self._sys(lambda: os.listxattr(path))]
 
-    async def setxattr(self, ino: int, name: bytes, value: bytes) -> None:
+    def setxattr(self, ino: int, name: bytes, value: bytes) -> None:
         path = self._xattr_path(ino)
         if path is None:
             raise FUSEError(errno.EACCES)
-        await self._sys(lambda: os.setxattr(path, name, value))
+        self._sys(lambda: os.setxattr(path, name, value))
 
-    async def removexattr(self, ino: int, name: bytes) -> None:
+    def removexattr(self, ino: int, name: bytes) -> None:
         path = self._xattr_path(ino)
         if path is None:
             raise FUSEError(errno.EACCES)
-        await self._sys(lambda: os.removexattr(path, name))
+        self._sys(lambda: os.removexattr(path, name))
 
 
 def _open_child(parent_fd: int, name: bytes) -> tuple[int, os.stat_result]:

@@ -1,14 +1,14 @@
 """The FUSE request handlers: thin, read-only, and speaking only errno.
 
-Each handler resolves the kernel's number through :class:`SnapTree`, answers from memory
-when it can and otherwise calls the image in a worker thread (image calls may
-decompress, and a handler must never block the trio loop that serves every request).
-Reads share a small thread limiter so that two of them decompress in parallel on two
-cores while metadata requests keep being answered.
+Each handler resolves the kernel's number through :class:`SnapTree` and answers from
+memory when it can.  Handlers run on the session's threads (:mod:`usersnap.fusefs.session`)
+holding the tree's lock, which they let go while they call the image (it may read the
+disk and decompress): two reads decompress in parallel on two cores while metadata
+requests keep being answered.
 
-pyfuse3 lets a handler raise only ``FUSEError``: image errors become EIO and are logged
-once per inode as one line naming the snap, the revision and the path; anything
-unexpected is logged with its traceback and also becomes EIO.
+A handler raises only ``FUSEError``: image errors become EIO and are logged once per
+inode as one line naming the snap, the revision and the path; anything unexpected is
+logged with its traceback and also becomes EIO.
 
 Ownership is shown as stored in the image.  snapd packs snaps ``-all-root`` and mounts
 them root-owned, so files show as root's, which is what apps expect; the default
@@ -17,7 +17,7 @@ checks them, ``default_permissions``), and inside the sandbox's user namespace u
 shows as nobody, as for any file of the real root.  The virtual top belongs to the user.
 
 The home view (:mod:`usersnap.fusefs.home`) lives in the same session, at ``.home``
-under the root (never listed; pyfuse3 allows one session per process): each handler
+under the root (never listed; one mount serves both): each handler
 hands requests about its inode and handle numbers to it.  So the mount is no longer
 mounted ``ro``: the snap tree refuses every write itself, with EROFS.
 """
@@ -30,16 +30,24 @@ import logging
 import os
 import stat
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
-
-import pyfuse3
-import trio
-from pyfuse3 import FUSEError
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from usersnap.errors import SnapFileError
 from usersnap.fusefs.home import HomeView
+from usersnap.fusefs.protocol import (
+    ENOATTR,
+    EntryAttributes,
+    FileInfo,
+    FUSEError,
+    Operations,
+    ReaddirToken,
+    RequestContext,
+    SetattrFields,
+    StatvfsData,
+    readdir_reply,
+)
 from usersnap.fusefs.tree import (
     IMAGE_TIMEOUT,
     LIVE_TIMEOUT,
@@ -56,21 +64,6 @@ from usersnap.fusefs.tree import (
 )
 
 if TYPE_CHECKING:
-    from pyfuse3 import (
-        EntryAttributes,
-        FileHandleT,
-        FileInfo,
-        FileNameT,
-        FlagT,
-        InodeT,
-        ModeT,
-        ReaddirToken,
-        RequestContext,
-        SetattrFields,
-        StatvfsData,
-        XAttrNameT,
-    )
-
     from usersnap.snapfile.source import Inode, SnapSource
 
 log = logging.getLogger(__name__)
@@ -78,14 +71,11 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: Threads decompressing file data at once: two cores, plus room for read-ahead (the
-#: kernel keeps about two read-ahead requests in flight for one sequential reader).
-READ_THREADS = 4
-#: Directory entries kept as name indexes so that repeated lookups need no thread.
+#: Directory entries kept as name indexes so that repeated lookups need no image call.
 INDEX_ENTRIES = 32768
 #: A cold opendir also lists the directory's subdirectories, breadth first, up to this
-#: many entries, in the same worker-thread call: a walk (find, tar, ls -R) opens them
-#: next, and a thread hop per directory was a large part of a cold find (py-spy).
+#: many entries, in the same image call: a walk (find, tar, ls -R) opens them next, and
+#: a thread hop per directory was a large part of a cold find (py-spy, with pyfuse3).
 LIST_AHEAD_ENTRIES = 2048
 #: Image inodes whose reply attributes are kept ready: readdirplus sends every entry of a
 #: directory on each listing, and building the reply was most of its cost (~200 B each).
@@ -98,20 +88,20 @@ WALK_SLACK = 3
 WALK_AHEAD_FILES = 6
 #: Directories whose walk position is remembered.
 WALKS = 1024
-#: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without a thread.
+#: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without an image call.
 NO_XATTR = 0xFFFFFFFF
 NAME_MAX = 255
 #: Where the home view is, under the root (``Dirs.home_view``).
 HOME_VIEW = b".home"
 
 
-def _handler(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Let only FUSEError out, as pyfuse3 requires."""
+def _handler(fn: Callable[P, T]) -> Callable[P, T]:
+    """Let only FUSEError out: it is the reply."""
 
     @functools.wraps(fn)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except FUSEError:
             raise
         except Exception:
@@ -127,8 +117,8 @@ _Listing = tuple[list[tuple[bytes, "Inode"]], dict[bytes, int]]
 
 class _IndexCache:
     """Listings (in order, and by name) of recently used image directories, bounded by
-    entries: a directory listed or looked up again is answered on the trio thread, with
-    no hop to a worker thread."""
+    entries: a directory listed or looked up again is answered from memory, with no image
+    call."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
@@ -182,16 +172,15 @@ class _OpenDir:
     listing: list[tuple[bytes, Inode]]
 
 
-class SnapFS(pyfuse3.Operations):
+class SnapFS(Operations):
     """Every revision of every installed snap, read-only, from one FUSE session."""
 
-    def __init__(self, tree: SnapTree, *, read_threads: int = READ_THREADS,
-                 home: HomeView | None = None) -> None:
-        super().__init__()
+    def __init__(self, tree: SnapTree, *, home: HomeView | None = None) -> None:
         self.tree = tree
         #: the home view at ``<mount>/.home``, if this mount serves one
         self.home = home
-        self._read_limiter = trio.CapacityLimiter(read_threads)
+        #: held by the session around each handler (the daemon takes it to change the tree)
+        self.lock = tree.lock
         self._index = _IndexCache(INDEX_ENTRIES)
         self._attrs: dict[tuple[int, int], EntryAttributes] = {}
         self._files: dict[int, ImageNode] = {}
@@ -240,16 +229,17 @@ class SnapFS(pyfuse3.Operations):
         self._next_fh += 1
         return fh
 
-    async def _io(
-        self, node: ImageNode, call: Callable[[], T], limiter: trio.CapacityLimiter | None = None
+    def _io(
+        self, node: ImageNode, call: Callable[[], T]
     ) -> T:
-        """Run an image call in a worker thread, holding the image open meanwhile."""
+        """Call the image without the lock, holding the image open meanwhile."""
         rev = node.rev
         if rev.closed:
             raise FUSEError(errno.ENOENT)
         self.tree.hold(rev)
         try:
-            return await trio.to_thread.run_sync(call, limiter=limiter)
+            with self.lock.released():
+                return call()
         except SnapFileError as err:
             self._report(node, err)
             raise FUSEError(errno.EIO) from None
@@ -265,17 +255,17 @@ class SnapFS(pyfuse3.Operations):
             self._reported.add(key)
             log.error("%s: %s", self.tree.describe(node), err)
 
-    async def _image_child(self, parent: ImageNode, name: bytes) -> Inode | None:
+    def _image_child(self, parent: ImageNode, name: bytes) -> Inode | None:
         if not parent.inode.is_dir:
             raise FUSEError(errno.ENOTDIR)
         if parent.rev.mutable:  # a tried directory: ask it every time
             image, inode = parent.rev.image, parent.inode
-            return await self._io(parent, lambda: image.lookup(inode, name))
-        entries, positions = await self._listing(parent)
+            return self._io(parent, lambda: image.lookup(inode, name))
+        entries, positions = self._listing(parent)
         position = positions.get(name)
         return None if position is None else entries[position][1]
 
-    async def _listing(self, node: ImageNode, *, ahead: bool = False) -> _Listing:
+    def _listing(self, node: ImageNode, *, ahead: bool = False) -> _Listing:
         """An immutable directory's listing, from memory when it was used lately;
         ``ahead`` (opendir: a walk) also lists the directories below (``_list_ahead``),
         which a path lookup (an app opening its files) does not need."""
@@ -286,7 +276,7 @@ class SnapFS(pyfuse3.Operations):
         if found is None:
             image, inode = node.rev.image, node.inode
             budget = LIST_AHEAD_ENTRIES if ahead else 0
-            listings = await self._io(node, lambda: _list_ahead(image, inode, budget))
+            listings = self._io(node, lambda: _list_ahead(image, inode, budget))
             found = self._index.put(key, listings[0][1])
             for number, listing in listings[1:]:
                 self._index.put((node.rev.slot, number), listing)
@@ -318,13 +308,13 @@ class SnapFS(pyfuse3.Operations):
     # -- lookups and attributes ---------------------------------------------------------
 
     @_handler
-    async def lookup(
-        self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext
+    def lookup(
+        self, parent_inode: int, name: bytes, ctx: RequestContext
     ) -> EntryAttributes:
         if (home := self._home(parent_inode)) is not None:
-            return await home.lookup(parent_inode, name)
+            return home.lookup(parent_inode, name)
         if parent_inode == ROOT_INODE and name == HOME_VIEW and self.home is not None:
-            return await self.home.root_entry()
+            return self.home.root_entry()
         parent = self._node(parent_inode)
         found: Node | None
         if isinstance(parent, CurrentLink):
@@ -338,7 +328,7 @@ class SnapFS(pyfuse3.Operations):
         else:
             if parent.rev.closed:
                 raise FUSEError(errno.ENOENT)
-            inode = await self._image_child(parent, name)
+            inode = self._image_child(parent, name)
             if parent.rev.closed:  # removed and let go while we looked
                 raise FUSEError(errno.ENOENT)
             if inode is None:  # images never change: let the kernel remember
@@ -349,7 +339,7 @@ class SnapFS(pyfuse3.Operations):
         self.tree.count(found)
         return self._entry(found)
 
-    async def forget(self, inode_list: Sequence[tuple[InodeT, int]]) -> None:
+    def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         try:
             for ino, nlookup in inode_list:
                 if (home := self._home(ino)) is not None:
@@ -360,15 +350,15 @@ class SnapFS(pyfuse3.Operations):
             log.exception("cannot forget inodes")
 
     @_handler
-    async def getattr(self, inode: InodeT, ctx: RequestContext) -> EntryAttributes:
+    def getattr(self, inode: int, ctx: RequestContext) -> EntryAttributes:
         if (home := self._home(inode)) is not None:
-            return await home.getattr(inode)
+            return home.getattr(inode)
         node = self._node(inode)
         if isinstance(node, ImageNode) and node.rev.mutable and not node.is_revision_root:
-            node = await self._refresh(node)
+            node = self._refresh(node)
         return self._entry(node)
 
-    async def _refresh(self, node: ImageNode) -> ImageNode:
+    def _refresh(self, node: ImageNode) -> ImageNode:
         """A tried directory's inode as it is now, looked up again where it was found;
         the attributes known stay when the name holds something else by now."""
         parent = self.tree.parent(node)
@@ -376,7 +366,7 @@ class SnapFS(pyfuse3.Operations):
             return node
         image, directory, name = node.rev.image, parent.inode, node.name
         try:
-            fresh = await self._io(node, lambda: image.lookup(directory, name))
+            fresh = self._io(node, lambda: image.lookup(directory, name))
         except FUSEError:
             return node
         if fresh is None or fresh.number != node.inode.number:
@@ -384,9 +374,9 @@ class SnapFS(pyfuse3.Operations):
         return self.tree.refresh(node, fresh)
 
     @_handler
-    async def readlink(self, inode: InodeT, ctx: RequestContext) -> FileNameT:
+    def readlink(self, inode: int, ctx: RequestContext) -> bytes:
         if (home := self._home(inode)) is not None:
-            return await home.readlink(inode)
+            return home.readlink(inode)
         node = self._node(inode)
         if isinstance(node, CurrentLink):
             target = self.tree.link_target(node)
@@ -398,13 +388,13 @@ class SnapFS(pyfuse3.Operations):
         rev, link = node.rev, node.inode
         cached = rev.links.get(link.number)
         if cached is None:
-            cached = await self._io(node, lambda: rev.image.readlink(link))
+            cached = self._io(node, lambda: rev.image.readlink(link))
             if not rev.mutable:
                 rev.links[link.number] = cached
         return cached
 
     @_handler
-    async def access(self, inode: InodeT, mode: ModeT, ctx: RequestContext) -> bool:
+    def access(self, inode: int, mode: int, ctx: RequestContext) -> bool:
         """Only asked without ``default_permissions``; answers as the kernel would."""
         attr = self.tree.attr(self._node(inode))
         if mode & os.W_OK:
@@ -420,13 +410,12 @@ class SnapFS(pyfuse3.Operations):
         return mode & 0o7 & ~granted == 0
 
     @_handler
-    async def statfs(self, ctx: RequestContext) -> StatvfsData:
-        """The home view's file system when there is one: pyfuse3 does not say which
-        inode is asked about, and free space matters only where one can write."""
-        if self.home is not None:
-            return await self.home.statfs()
+    def statfs(self, inode: int, ctx: RequestContext) -> StatvfsData:
+        """$HOME's file system inside the home view; the images' sizes elsewhere."""
+        if (home := self._home(inode)) is not None:
+            return home.statfs()
         block_size, blocks, inodes = self.tree.statfs()
-        st = pyfuse3.StatvfsData()
+        st = StatvfsData()
         st.f_bsize = st.f_frsize = block_size
         st.f_blocks = blocks
         st.f_bfree = st.f_bavail = 0
@@ -438,9 +427,11 @@ class SnapFS(pyfuse3.Operations):
     # -- directories --------------------------------------------------------------------
 
     @_handler
-    async def opendir(self, inode: InodeT, ctx: RequestContext) -> FileHandleT:
+    def opendir(self, inode: int, ctx: RequestContext) -> int | FileInfo:
+        """An image directory of a revision that never changes is listed once: the
+        kernel keeps the listing (``cache_readdir``) for every later open and walk."""
         if (home := self._home(inode)) is not None:
-            return await home.opendir(inode)
+            return home.opendir(inode)
         node = self._node(inode)
         if isinstance(node, VirtualDir):
             handle = _OpenDir(node, self.tree.children(node), [])
@@ -449,9 +440,9 @@ class SnapFS(pyfuse3.Operations):
             self.tree.hold(node.rev)
             try:
                 if node.rev.mutable:  # a tried directory: list it as it is now
-                    listing = await self._io(node, lambda: image.listdir(dir_inode))
+                    listing = self._io(node, lambda: image.listdir(dir_inode))
                 else:
-                    listing = (await self._listing(node, ahead=True))[0]
+                    listing = (self._listing(node, ahead=True))[0]
             except BaseException:
                 self.tree.drop(node.rev)
                 raise
@@ -460,13 +451,15 @@ class SnapFS(pyfuse3.Operations):
             raise FUSEError(errno.ENOTDIR)
         fh = self._new_fh()
         self._dirs[fh] = handle
+        if isinstance(node, ImageNode) and not node.rev.mutable:
+            return FileInfo(fh=fh, keep_cache=True, cache_readdir=True)
         return fh
 
     @_handler
-    async def readdir(self, fh: FileHandleT, start_id: int, token: ReaddirToken) -> None:
+    def readdir(self, fh: int, start_id: int, token: ReaddirToken) -> None:
         """Offsets: 1 after ".", 2 after "..", 2 + k after the k-th entry."""
         if (home := self._home(fh)) is not None:
-            await home.readdir(fh, start_id, token)
+            home.readdir(fh, start_id, token)
             return
         handle = self._dirs.get(fh)
         if handle is None:
@@ -486,18 +479,18 @@ class SnapFS(pyfuse3.Operations):
             else:  # an image entry: made without an ImageNode (most of a cold walk)
                 name, inode = handle.listing[index - 2]
                 rev = node.rev
-                if not pyfuse3.readdir_reply(token, name, self._image_entry(rev, inode),
+                if not readdir_reply(token, name, self._image_entry(rev, inode),
                                              index + 1):
                     return
                 self.tree.count_image(rev, inode, node.ino, name)
                 continue
-            if not pyfuse3.readdir_reply(token, name, self._entry(entry), index + 1):
+            if not readdir_reply(token, name, self._entry(entry), index + 1):
                 return
             if index >= 2:  # the kernel holds what readdirplus returned, not . and ..
                 self.tree.count(entry)
 
     @_handler
-    async def releasedir(self, fh: FileHandleT) -> None:
+    def releasedir(self, fh: int) -> None:
         if (home := self._home(fh)) is not None:
             home.releasedir(fh)
             return
@@ -508,9 +501,9 @@ class SnapFS(pyfuse3.Operations):
     # -- files --------------------------------------------------------------------------
 
     @_handler
-    async def open(self, inode: InodeT, flags: FlagT, ctx: RequestContext) -> FileInfo:
+    def open(self, inode: int, flags: int, ctx: RequestContext) -> FileInfo:
         if (home := self._home(inode)) is not None:
-            return await home.open(inode, flags)
+            return home.open(inode, flags)
         if flags & os.O_ACCMODE != os.O_RDONLY or flags & os.O_TRUNC:
             raise FUSEError(errno.EROFS)
         node = self._node(inode)
@@ -525,12 +518,12 @@ class SnapFS(pyfuse3.Operations):
         self._files[fh] = node
         # keep_cache: the page cache outlives each open (images never change; a tried
         # directory does, so each open of its files starts from what is on disk now)
-        return pyfuse3.FileInfo(fh=fh, keep_cache=not node.rev.mutable, direct_io=False)
+        return FileInfo(fh=fh, keep_cache=not node.rev.mutable, direct_io=False)
 
     @_handler
-    async def read(self, fh: FileHandleT, off: int, size: int) -> bytes:
+    def read(self, fh: int, off: int, size: int) -> bytes:
         if (home := self._home(fh)) is not None:
-            return await home.read(fh, off, size)
+            return home.read(fh, off, size)
         node = self._files.get(fh)
         if node is None:
             raise FUSEError(errno.EBADF)
@@ -538,18 +531,18 @@ class SnapFS(pyfuse3.Operations):
         if off == 0 and not node.rev.mutable:
             self._walk_ahead(node)
         if not node.rev.closed:
-            try:  # decompressed ahead already: no worker thread
+            try:  # decompressed ahead already: answered under the lock, no hand-over
                 ready = image.read_ready(inode, off, size)
             except SnapFileError:
-                ready = None  # the thread's read reports it
+                ready = None  # the read below reports it
             if ready is not None:
                 return ready
-        return await self._io(node, lambda: image.read(inode, off, size), self._read_limiter)
+        return self._io(node, lambda: image.read(inode, off, size))
 
     @_handler
-    async def release(self, fh: FileHandleT) -> None:
+    def release(self, fh: int) -> None:
         if (home := self._home(fh)) is not None:
-            await home.release(fh)
+            home.release(fh)
             return
         node = self._files.pop(fh, None)
         if node is not None:
@@ -557,133 +550,133 @@ class SnapFS(pyfuse3.Operations):
 
     # -- extended attributes ------------------------------------------------------------
 
-    async def _xattrs(self, inode: InodeT) -> dict[bytes, bytes]:
+    def _xattrs(self, inode: int) -> dict[bytes, bytes]:
         node = self._node(inode)
         if not isinstance(node, ImageNode) or node.inode.xattr == NO_XATTR:
             return {}
         image, found = node.rev.image, node.inode
-        return await self._io(node, lambda: image.xattrs(found))
+        return self._io(node, lambda: image.xattrs(found))
 
     @_handler
-    async def getxattr(self, inode: InodeT, name: XAttrNameT, ctx: RequestContext) -> bytes:
+    def getxattr(self, inode: int, name: bytes, ctx: RequestContext) -> bytes:
         if (home := self._home(inode)) is not None:
-            return await home.getxattr(inode, name)
-        value = (await self._xattrs(inode)).get(name)
+            return home.getxattr(inode, name)
+        value = (self._xattrs(inode)).get(name)
         if value is None:
-            raise FUSEError(pyfuse3.ENOATTR)
+            raise FUSEError(ENOATTR)
         return value
 
     @_handler
-    async def listxattr(self, inode: InodeT, ctx: RequestContext) -> Sequence[XAttrNameT]:
+    def listxattr(self, inode: int, ctx: RequestContext) -> Sequence[bytes]:
         if (home := self._home(inode)) is not None:
-            return await home.listxattr(inode)
-        return list(await self._xattrs(inode))
+            return home.listxattr(inode)
+        return list(self._xattrs(inode))
 
     # -- everything that writes: the home view's, or EROFS ------------------------------
 
     @_handler
-    async def setattr(
-        self, inode: InodeT, attr: EntryAttributes, fields: SetattrFields,
-        fh: FileHandleT | None, ctx: RequestContext,
+    def setattr(
+        self, inode: int, attr: EntryAttributes, fields: SetattrFields,
+        fh: int | None, ctx: RequestContext,
     ) -> EntryAttributes:  # fmt: skip
         if (home := self._home(inode)) is not None:
-            return await home.setattr(inode, attr, fields, fh)
+            return home.setattr(inode, attr, fields, fh)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def mknod(
-        self, parent_inode: InodeT, name: FileNameT, mode: ModeT, rdev: int, ctx: RequestContext
+    def mknod(
+        self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: RequestContext
     ) -> EntryAttributes:
         if (home := self._home(parent_inode)) is not None:
-            return await home.mknod(parent_inode, name, mode, rdev)
+            return home.mknod(parent_inode, name, mode, rdev)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def mkdir(
-        self, parent_inode: InodeT, name: FileNameT, mode: ModeT, ctx: RequestContext
+    def mkdir(
+        self, parent_inode: int, name: bytes, mode: int, ctx: RequestContext
     ) -> EntryAttributes:
         if (home := self._home(parent_inode)) is not None:
-            return await home.mkdir(parent_inode, name, mode)
+            return home.mkdir(parent_inode, name, mode)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def unlink(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
+    def unlink(self, parent_inode: int, name: bytes, ctx: RequestContext) -> None:
         if (home := self._home(parent_inode)) is not None:
-            return await home.unlink(parent_inode, name)
+            return home.unlink(parent_inode, name)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def rmdir(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
+    def rmdir(self, parent_inode: int, name: bytes, ctx: RequestContext) -> None:
         if (home := self._home(parent_inode)) is not None:
-            return await home.rmdir(parent_inode, name)
+            return home.rmdir(parent_inode, name)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def symlink(
-        self, parent_inode: InodeT, name: FileNameT, target: FileNameT, ctx: RequestContext
+    def symlink(
+        self, parent_inode: int, name: bytes, target: bytes, ctx: RequestContext
     ) -> EntryAttributes:
         if (home := self._home(parent_inode)) is not None:
-            return await home.symlink(parent_inode, name, target)
+            return home.symlink(parent_inode, name, target)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def rename(
-        self, parent_inode_old: InodeT, name_old: FileNameT, parent_inode_new: InodeT,
-        name_new: FileNameT, flags: FlagT, ctx: RequestContext,
+    def rename(
+        self, parent_inode_old: int, name_old: bytes, parent_inode_new: int,
+        name_new: bytes, flags: int, ctx: RequestContext,
     ) -> None:  # fmt: skip
         home = self._home(parent_inode_old)
         if home is not None and self._home(parent_inode_new) is not None:
-            return await home.rename(parent_inode_old, name_old, parent_inode_new, name_new,
+            return home.rename(parent_inode_old, name_old, parent_inode_new, name_new,
                                      flags)
         raise FUSEError(errno.EXDEV if home is not None else errno.EROFS)
 
     @_handler
-    async def link(
-        self, inode: InodeT, new_parent_inode: InodeT, new_name: FileNameT, ctx: RequestContext
+    def link(
+        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: RequestContext
     ) -> EntryAttributes:
         home = self._home(new_parent_inode)
         if home is not None and self._home(inode) is not None:
-            return await home.link(inode, new_parent_inode, new_name)
+            return home.link(inode, new_parent_inode, new_name)
         raise FUSEError(errno.EXDEV if home is not None else errno.EROFS)
 
     @_handler
-    async def write(self, fh: FileHandleT, off: int, buf: bytes) -> int:
+    def write(self, fh: int, off: int, buf: bytes) -> int:
         if (home := self._home(fh)) is not None:
-            return await home.write(fh, off, buf)
+            return home.write(fh, off, buf)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def fsync(self, fh: FileHandleT, datasync: bool) -> None:
+    def fsync(self, fh: int, datasync: bool) -> None:
         if (home := self._home(fh)) is not None:
-            return await home.fsync(fh, datasync)
+            return home.fsync(fh, datasync)
         raise FUSEError(errno.ENOSYS)  # nothing to sync: the kernel stops asking
 
     @_handler
-    async def create(
-        self, parent_inode: InodeT, name: FileNameT, mode: ModeT, flags: FlagT,
+    def create(
+        self, parent_inode: int, name: bytes, mode: int, flags: int,
         ctx: RequestContext,
     ) -> tuple[FileInfo, EntryAttributes]:  # fmt: skip
         if (home := self._home(parent_inode)) is not None:
-            return await home.create(parent_inode, name, mode, flags)
+            return home.create(parent_inode, name, mode, flags)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def setxattr(
-        self, inode: InodeT, name: XAttrNameT, value: bytes, ctx: RequestContext
+    def setxattr(
+        self, inode: int, name: bytes, value: bytes, ctx: RequestContext
     ) -> None:
         if (home := self._home(inode)) is not None:
-            return await home.setxattr(inode, name, value)
+            return home.setxattr(inode, name, value)
         raise FUSEError(errno.EROFS)
 
     @_handler
-    async def removexattr(self, inode: InodeT, name: XAttrNameT, ctx: RequestContext) -> None:
+    def removexattr(self, inode: int, name: bytes, ctx: RequestContext) -> None:
         if (home := self._home(inode)) is not None:
-            return await home.removexattr(inode, name)
+            return home.removexattr(inode, name)
         raise FUSEError(errno.EROFS)
 
 
 def _entry_attributes(attr: Attr) -> EntryAttributes:
-    entry = pyfuse3.EntryAttributes()
+    entry = EntryAttributes()
     entry.st_ino = attr.ino
     entry.st_mode = attr.mode
     entry.st_nlink = attr.nlink
@@ -701,7 +694,7 @@ def _entry_attributes(attr: Attr) -> EntryAttributes:
 
 
 def _negative_entry(timeout: float) -> EntryAttributes:
-    entry = pyfuse3.EntryAttributes()
+    entry = EntryAttributes()
     entry.st_ino = 0
     entry.entry_timeout = timeout
     return entry

@@ -1,28 +1,24 @@
 """Mount the snap filesystem and serve it; clear what a dead daemon left mounted.
 
-pyfuse3 keeps its session in module globals, so a process serves one mount: usersnapd
-serves every revision of every snap from this one.
+usersnapd serves every revision of every snap, and the home view, from one mount.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import errno
 import os
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import pyfuse3
 import trio
 
 from usersnap.errors import MountError
 from usersnap.fusefs.operations import SnapFS
+from usersnap.fusefs.session import Session, mount, unmount
 
 FUSE_DEVICE = "/dev/fuse"
 NO_FUSE_VARIABLE = "USERSNAP_NO_FUSE"
@@ -38,13 +34,12 @@ MAX_STACKED = 8
 #: glibc's M_MMAP_THRESHOLD, and the value to pin it at (its default start value).
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 128 * 1024
-#: how long the trio loop may go without a heartbeat before a read of /dev/fuse that
-#: blocks it is woken (see :func:`_wake_blocked_reads`)
-STALL_SECONDS = 1.0
+#: How long the session's threads get to see the unmount before the daemon goes on.
+STOP_SECONDS = 5.0
 
 
 async def serve_snapfs(
-    mountpoint: Path, fs: SnapFS, *, debug: bool = False,
+    mountpoint: Path, fs: SnapFS, *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:  # fmt: skip
     """Mount ``fs`` on ``mountpoint``, report readiness, serve until cancelled.
@@ -54,49 +49,24 @@ async def serve_snapfs(
     """
     _check_can_mount(mountpoint)
     _pin_mmap_threshold()
-    options = set(MOUNT_OPTIONS)
-    if debug:
-        options.add("debug")
+    fd = await trio.to_thread.run_sync(mount, str(mountpoint), MOUNT_OPTIONS)
+    session = Session(fs, fd)
+    session.start()
     try:
-        pyfuse3.init(fs, str(mountpoint), options)
-    except RuntimeError as err:
-        # libfuse has already said why on stderr; only a mount failure leaves a session
-        if "fuse_session_mount" in str(err):
-            pyfuse3.close(unmount=False)
-        raise MountError(f"cannot mount snaps on {mountpoint}: {err}") from err
-    beat = [time.monotonic()]
-    stop = threading.Event()
-    threading.Thread(target=_wake_blocked_reads, args=(mountpoint, beat, stop),
-                     name="fuse-wakeup", daemon=True).start()
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_heartbeat, beat)
-            task_status.started()
-            await pyfuse3.main()
-            nursery.cancel_scope.cancel()
+        task_status.started()
+        await trio.to_thread.run_sync(session.finished.wait, abandon_on_cancel=True)
     finally:
-        stop.set()
-        pyfuse3.close(unmount=True)
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(_stop, mountpoint, session)
     raise MountError(f"{mountpoint} was unmounted while usersnapd was serving it")
 
 
-async def _heartbeat(beat: list[float]) -> None:
-    while True:
-        beat[0] = time.monotonic()
-        await trio.sleep(STALL_SECONDS / 4)
-
-
-def _wake_blocked_reads(mountpoint: Path, beat: list[float], stop: threading.Event) -> None:
-    """pyfuse3 reads /dev/fuse (a blocking fd) on the trio thread once trio has seen it
-    readable; a request withdrawn in between (its process was killed before the request
-    was read) leaves that read, and with it the whole daemon, waiting for a next request
-    that may never come (seen under load when a refresh killed a service).  A statfs of
-    the mount, from this thread, is such a request: it is sent whenever the loop has
-    been silent for :data:`STALL_SECONDS`, and is harmless when it was only busy."""
-    while not stop.wait(STALL_SECONDS / 2):
-        if time.monotonic() - beat[0] > STALL_SECONDS:
-            with contextlib.suppress(OSError):
-                os.statvfs(mountpoint)
+def _stop(mountpoint: Path, session: Session) -> None:
+    """Unmount (lazily if something still uses the mount) and let the threads end."""
+    if not session.finished.is_set() and not unmount(str(mountpoint)):
+        unmount(str(mountpoint), lazy=True)
+    session.join(STOP_SECONDS)
+    session.close()
 
 
 def _pin_mmap_threshold() -> None:
@@ -134,12 +104,12 @@ def _check_fuse_device() -> None:
             f"fuse3 package and make {FUSE_DEVICE} usable, e.g. chmod 666 {FUSE_DEVICE})"
         ) from None
     os.close(fd)
-    if os.geteuid() != 0 and shutil.which("fusermount3") is None:
+    if shutil.which("fusermount3") is None:
         raise MountError("cannot mount snaps: fusermount3 not found (install the fuse3 package)")
 
 
 def _check_can_mount(mountpoint: Path) -> None:
-    """Turn the usual set-up problems into one clear line before libfuse tries."""
+    """Turn the usual set-up problems into one clear line before fusermount3 tries."""
     _check_fuse_device()
     if not mountpoint.is_dir():
         raise MountError(f"cannot mount snaps on {mountpoint}: not a directory")

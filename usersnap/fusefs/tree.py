@@ -1,8 +1,9 @@
 """The virtual top of the snap mount, and the FUSE inode number of everything in it.
 
 The mount shows ``NAME/REVISION/...`` (the root of that revision's image) and a relative
-``NAME/current -> REVISION`` symlink.  This module is bookkeeping only: no I/O, no
-pyfuse3; every method runs on the trio thread and returns at once.
+``NAME/current -> REVISION`` symlink.  This module is bookkeeping only: no I/O; every
+method returns at once, called by the FUSE session's handlers under :attr:`SnapTree.lock`
+or by the daemon, whose changes take that lock too.
 
 Inode numbers.  Slot 0 holds the virtual nodes: 1 (``ROOT_INODE``) is the mount root,
 snap directories and ``current`` links take numbers from a counter.  Each added revision
@@ -29,18 +30,21 @@ either: every lookup and ``stat`` asks the directory, so an edit shows at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Concatenate, NamedTuple, ParamSpec, Protocol, TypeVar
+
+from usersnap.fusefs.session import StateLock
 
 if TYPE_CHECKING:
     from usersnap.snapfile.source import Inode, SnapSource
 
-ROOT_INODE = 1  # pyfuse3.ROOT_INODE, the FUSE protocol's FUSE_ROOT_ID
+ROOT_INODE = 1  # the FUSE protocol's FUSE_ROOT_ID
 SLOT_SHIFT = 32
 SLOT_MASK = (1 << SLOT_SHIFT) - 1
 #: Images are immutable: anything from an hour to forever is safe (performance-baseline §2).
@@ -184,6 +188,21 @@ class RevisionTree(Protocol):
     def set_current(self, name: str, revision: str | None) -> None: ...
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _locked(fn: Callable[Concatenate[SnapTree, P], T]) -> Callable[Concatenate[SnapTree, P], T]:
+    """A change from the daemon: under the lock the mount's handlers hold."""
+
+    @functools.wraps(fn)
+    def run(self: SnapTree, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with self.lock:
+            return fn(self, *args, **kwargs)
+
+    return run
+
+
 class SnapTree:
     """Every mounted revision under one mount root; see the module docstring."""
 
@@ -202,6 +221,8 @@ class SnapTree:
         self._next_virtual = ROOT_INODE + 1
         self._next_slot = 1
         self._root_mtime_ns = clock()
+        #: held by the FUSE session's handlers; the daemon's changes take it too
+        self.lock = StateLock()
 
     # -- changes, from the daemon -------------------------------------------------------
 
@@ -209,6 +230,7 @@ class SnapTree:
                     mutable: bool = False, source_dir: str | None = None) -> None:
         """Nothing to prepare off the loop: the mount reads the image as it is asked."""
 
+    @_locked
     def add_revision(
         self, name: str, revision: str, image: SnapSource, *, mutable: bool = False
     ) -> None:
@@ -225,6 +247,7 @@ class SnapTree:
         snap.revisions[revision] = rev
         snap.mtime_ns = self._clock()
 
+    @_locked
     def remove_revision(self, name: str, revision: str) -> SnapSource | None:
         """Unlink ``NAME/REVISION``; return its image (closed by the tree when unused).
 
@@ -243,6 +266,7 @@ class SnapTree:
         self._retire(rev)
         return rev.image
 
+    @_locked
     def set_current(self, name: str, revision: str | None) -> None:
         """Point ``NAME/current`` at ``revision`` (which may not be mounted), or remove it."""
         if revision is not None:
@@ -256,6 +280,7 @@ class SnapTree:
         snap.mtime_ns = self._clock()
         self._drop_snap_if_empty(name)
 
+    @_locked
     def revisions(self) -> dict[str, list[str]]:
         return {
             name: sorted(snap.revisions, key=revision_key)

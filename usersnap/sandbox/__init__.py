@@ -14,7 +14,7 @@ which gathers the facts and the stored connections the same way for all of them.
 
 ``environment``, ``command``, ``ops``, ``plan`` and ``bwrap`` do no I/O (``find_bwrap``
 aside); ``facts``, ``probe``, ``launch`` and ``nsops`` (layout sources, and the layouts
-applied in the sandbox's namespace) do.  None of them imports trio or pyfuse3: the
+applied in the sandbox's namespace) do.  None of them imports trio or the FUSE session: the
 launch path is start-up time.
 """
 

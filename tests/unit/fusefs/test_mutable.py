@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-import pyfuse3
 import pytest
-from pyfuse3 import FUSEError
 
 from usersnap.fusefs.operations import SnapFS
+from usersnap.fusefs.protocol import EntryAttributes, FUSEError
 from usersnap.fusefs.tree import LIVE_TIMEOUT, ROOT_INODE, SnapTree
 from usersnap.snapfile.dirsource import DirSource
 
@@ -33,62 +32,62 @@ def make_fs(src: Path) -> SnapFS:
     return SnapFS(tree)
 
 
-async def walk(fs: SnapFS, *names: str) -> pyfuse3.EntryAttributes:
+def walk(fs: SnapFS, *names: str) -> EntryAttributes:
     ino = ROOT_INODE
-    entry = await fs.getattr(ino, CTX)  # type: ignore[arg-type]
+    entry = fs.getattr(ino, CTX)  # type: ignore[arg-type]
     for name in names:
-        entry = await fs.lookup(ino, name.encode(), CTX)  # type: ignore[arg-type]
+        entry = fs.lookup(ino, name.encode(), CTX)  # type: ignore[arg-type]
         ino = entry.st_ino
     return entry
 
 
-async def read_file(fs: SnapFS, ino: int) -> tuple[bytes, bool]:
-    info = await fs.open(ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+def read_file(fs: SnapFS, ino: int) -> tuple[bytes, bool]:
+    info = fs.open(ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
     try:
-        return await fs.read(info.fh, 0, 4096), info.keep_cache
+        return fs.read(info.fh, 0, 4096), info.keep_cache
     finally:
-        await fs.release(info.fh)
+        fs.release(info.fh)
 
 
-async def test_no_timeouts_and_no_page_cache(src: Path) -> None:
+def test_no_timeouts_and_no_page_cache(src: Path) -> None:
     fs = make_fs(src)
-    app = await walk(fs, "demo", "x1", "bin", "app")
+    app = walk(fs, "demo", "x1", "bin", "app")
     assert app.entry_timeout == app.attr_timeout == LIVE_TIMEOUT == 0
-    negative = await fs.lookup((await walk(fs, "demo", "x1")).st_ino, b"nope", CTX)  # type: ignore[arg-type]
+    negative = fs.lookup((walk(fs, "demo", "x1")).st_ino, b"nope", CTX)  # type: ignore[arg-type]
     assert negative.st_ino == 0 and negative.entry_timeout == 0
-    assert await read_file(fs, app.st_ino) == (b"one\n", False)
+    assert read_file(fs, app.st_ino) == (b"one\n", False)
 
 
-async def test_getattr_and_lookup_are_live(src: Path) -> None:
+def test_getattr_and_lookup_are_live(src: Path) -> None:
     fs = make_fs(src)
-    bin_dir = await walk(fs, "demo", "x1", "bin")
-    app = await walk(fs, "demo", "x1", "bin", "app")
+    bin_dir = walk(fs, "demo", "x1", "bin")
+    app = walk(fs, "demo", "x1", "bin", "app")
     (src / "bin" / "app").write_bytes(b"longer content\n")
     (src / "bin" / "app").chmod(0o700)
-    again = await fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
+    again = fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
     assert again.st_size == len(b"longer content\n") and again.st_mode & 0o777 == 0o700
-    assert await read_file(fs, app.st_ino) == (b"longer content\n", False)
+    assert read_file(fs, app.st_ino) == (b"longer content\n", False)
     (src / "bin" / "new").write_bytes(b"new\n")
-    new = await fs.lookup(bin_dir.st_ino, b"new", CTX)  # type: ignore[arg-type]
+    new = fs.lookup(bin_dir.st_ino, b"new", CTX)  # type: ignore[arg-type]
     assert new.st_size == 4
     tmp = src / "bin" / ".swp"
     tmp.write_bytes(b"replaced\n")
     os.replace(tmp, src / "bin" / "app")
-    replaced = await fs.lookup(bin_dir.st_ino, b"app", CTX)  # type: ignore[arg-type]
+    replaced = fs.lookup(bin_dir.st_ino, b"app", CTX)  # type: ignore[arg-type]
     assert replaced.st_ino != app.st_ino
-    assert await read_file(fs, replaced.st_ino) == (b"replaced\n", False)
-    old = await fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
+    assert read_file(fs, replaced.st_ino) == (b"replaced\n", False)
+    old = fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
     assert old.st_size == len(b"longer content\n")  # the name holds another file now
 
 
-async def test_symlinks_are_read_each_time(src: Path) -> None:
+def test_symlinks_are_read_each_time(src: Path) -> None:
     fs = make_fs(src)
-    link = await walk(fs, "demo", "x1", "bin", "sh")
-    assert await fs.readlink(link.st_ino, CTX) == b"app"  # type: ignore[arg-type]
+    link = walk(fs, "demo", "x1", "bin", "sh")
+    assert fs.readlink(link.st_ino, CTX) == b"app"  # type: ignore[arg-type]
     (src / "bin" / "sh.new").symlink_to("/elsewhere")
     os.replace(src / "bin" / "sh.new", src / "bin" / "sh")
     with pytest.raises(FUSEError) as err:
-        await fs.readlink(link.st_ino, CTX)  # type: ignore[arg-type]
+        fs.readlink(link.st_ino, CTX)  # type: ignore[arg-type]
     assert err.value.errno == errno.ENOENT
-    fresh = await walk(fs, "demo", "x1", "bin", "sh")
-    assert await fs.readlink(fresh.st_ino, CTX) == b"/elsewhere"  # type: ignore[arg-type]
+    fresh = walk(fs, "demo", "x1", "bin", "sh")
+    assert fs.readlink(fresh.st_ino, CTX) == b"/elsewhere"  # type: ignore[arg-type]

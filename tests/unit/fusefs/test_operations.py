@@ -6,14 +6,15 @@ import errno
 import logging
 import os
 import stat
+from collections.abc import Callable
 from types import SimpleNamespace
 
-import pyfuse3
 import pytest
-from pyfuse3 import FUSEError
 
 from tests.unit.fusefs.fakes import FakeImage, Hard, Link
+from usersnap.fusefs import protocol
 from usersnap.fusefs.operations import SnapFS
+from usersnap.fusefs.protocol import EntryAttributes, FUSEError
 from usersnap.fusefs.tree import IMAGE_TIMEOUT, ROOT_INODE, SnapTree
 from usersnap.snapfile.squashfs import CorruptImageError
 
@@ -30,182 +31,182 @@ def make_fs(**xattrs: dict[bytes, bytes]) -> tuple[SnapFS, FakeImage]:
     return SnapFS(tree), img
 
 
-async def walk(fs: SnapFS, *names: str) -> pyfuse3.EntryAttributes:
+def walk(fs: SnapFS, *names: str) -> EntryAttributes:
     ino = ROOT_INODE
-    entry = await fs.getattr(ino, CTX)  # type: ignore[arg-type]
+    entry = fs.getattr(ino, CTX)  # type: ignore[arg-type]
     for name in names:
-        entry = await fs.lookup(ino, name.encode(), CTX)  # type: ignore[arg-type]
+        entry = fs.lookup(ino, name.encode(), CTX)  # type: ignore[arg-type]
         ino = entry.st_ino
     return entry
 
 
-async def errno_of(call: object) -> int:
+def errno_of(call: Callable[[], object]) -> int:
     with pytest.raises(FUSEError) as err:
-        await call  # type: ignore[misc]
+        call()
     return err.value.errno
 
 
-async def test_lookup_getattr_and_cache_timeouts() -> None:
+def test_lookup_getattr_and_cache_timeouts() -> None:
     fs, img = make_fs()
-    demo = await walk(fs, "demo")
+    demo = walk(fs, "demo")
     assert stat.S_ISDIR(demo.st_mode)
     assert demo.entry_timeout == demo.attr_timeout == 0
-    top = await walk(fs, "demo", "x1")
+    top = walk(fs, "demo", "x1")
     assert top.st_ino == (1 << 32) | img.root.number
     assert (top.entry_timeout, top.attr_timeout) == (0, IMAGE_TIMEOUT)
-    app = await walk(fs, "demo", "x1", "bin", "app")
+    app = walk(fs, "demo", "x1", "bin", "app")
     assert (app.st_size, app.st_uid, app.st_nlink) == (len(DATA), 0, 1)
     assert app.entry_timeout == app.attr_timeout == IMAGE_TIMEOUT
     assert app.st_mtime_ns == app.st_ctime_ns == app.st_atime_ns
-    again = await fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
+    again = fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
     assert again.st_ino == app.st_ino
     assert again.st_mode == app.st_mode
-    via_current = await walk(fs, "demo", "current")
+    via_current = walk(fs, "demo", "current")
     assert stat.S_ISLNK(via_current.st_mode)
-    assert await fs.readlink(via_current.st_ino, CTX) == b"x1"  # type: ignore[arg-type]
+    assert fs.readlink(via_current.st_ino, CTX) == b"x1"  # type: ignore[arg-type]
 
 
-async def test_missing_names() -> None:
+def test_missing_names() -> None:
     fs, _img = make_fs()
-    assert await errno_of(fs.lookup(ROOT_INODE, b"nope", CTX)) == errno.ENOENT  # type: ignore[arg-type]
-    assert await errno_of(fs.lookup(ROOT_INODE, b"\xff", CTX)) == errno.ENOENT  # type: ignore[arg-type]
-    top = await walk(fs, "demo", "x1")
-    negative = await fs.lookup(top.st_ino, b"nope", CTX)  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.lookup(ROOT_INODE, b"nope", CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.lookup(ROOT_INODE, b"\xff", CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    top = walk(fs, "demo", "x1")
+    negative = fs.lookup(top.st_ino, b"nope", CTX)  # type: ignore[arg-type]
     assert negative.st_ino == 0
     assert negative.entry_timeout == IMAGE_TIMEOUT
-    app = await walk(fs, "demo", "x1", "bin", "app")
-    assert await errno_of(fs.lookup(app.st_ino, b"x", CTX)) == errno.ENOTDIR  # type: ignore[arg-type]
-    assert await errno_of(fs.getattr(12345, CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    app = walk(fs, "demo", "x1", "bin", "app")
+    assert errno_of(lambda: fs.lookup(app.st_ino, b"x", CTX)) == errno.ENOTDIR  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.getattr(12345, CTX)) == errno.ENOENT  # type: ignore[arg-type]
 
 
-async def test_dot_and_dotdot() -> None:
+def test_dot_and_dotdot() -> None:
     fs, _ = make_fs()
-    bin_dir = await walk(fs, "demo", "x1", "bin")
-    dot = await fs.lookup(bin_dir.st_ino, b".", CTX)  # type: ignore[arg-type]
+    bin_dir = walk(fs, "demo", "x1", "bin")
+    dot = fs.lookup(bin_dir.st_ino, b".", CTX)  # type: ignore[arg-type]
     assert dot.st_ino == bin_dir.st_ino
-    up = await fs.lookup(bin_dir.st_ino, b"..", CTX)  # type: ignore[arg-type]
-    assert up.st_ino == (await walk(fs, "demo", "x1")).st_ino
-    up = await fs.lookup(up.st_ino, b"..", CTX)  # type: ignore[arg-type]
-    assert up.st_ino == (await walk(fs, "demo")).st_ino
+    up = fs.lookup(bin_dir.st_ino, b"..", CTX)  # type: ignore[arg-type]
+    assert up.st_ino == (walk(fs, "demo", "x1")).st_ino
+    up = fs.lookup(up.st_ino, b"..", CTX)  # type: ignore[arg-type]
+    assert up.st_ino == (walk(fs, "demo")).st_ino
 
 
-async def test_lookups_list_a_directory_once() -> None:
+def test_lookups_list_a_directory_once() -> None:
     fs, img = make_fs()
-    top = await walk(fs, "demo", "x1")
+    top = walk(fs, "demo", "x1")
     for name in (b"bin", b"meta", b"nope", b"bin"):
-        await fs.lookup(top.st_ino, name, CTX)  # type: ignore[arg-type]
+        fs.lookup(top.st_ino, name, CTX)  # type: ignore[arg-type]
     assert img.calls.count("listdir") == 1  # a path lookup lists nothing ahead
 
 
-async def test_opendir_lists_the_directories_below_ahead() -> None:
+def test_opendir_lists_the_directories_below_ahead() -> None:
     fs, img = make_fs()
-    top = await walk(fs, "demo", "x1")
-    await fs.releasedir(await fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    top = walk(fs, "demo", "x1")
+    fs.releasedir(fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
     assert img.calls.count("listdir") == 4  # x1, then bin, meta and empty ahead
     for name in ("bin", "meta", "empty"):
-        sub = await walk(fs, "demo", "x1", name)
-        await fs.releasedir(await fs.opendir(sub.st_ino, CTX))  # type: ignore[arg-type]
+        sub = walk(fs, "demo", "x1", name)
+        fs.releasedir(fs.opendir(sub.st_ino, CTX))  # type: ignore[arg-type]
     assert img.calls.count("listdir") == 4
 
 
-async def test_listing_ahead_is_bounded_and_skips_damage(
+def test_listing_ahead_is_bounded_and_skips_damage(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("usersnap.fusefs.operations.LIST_AHEAD_ENTRIES", 3)
     fs, img = make_fs()
-    top = await walk(fs, "demo", "x1")
-    await fs.releasedir(await fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    top = walk(fs, "demo", "x1")
+    fs.releasedir(fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
     assert img.calls.count("listdir") == 1  # x1's own three entries used the budget
     monkeypatch.undo()
     fs, img = make_fs()
     meta = dict(img.listings[img.root.number])[b"meta"]
     img.failures[meta.number] = CorruptImageError("bad listing")
-    top = await walk(fs, "demo", "x1")
-    await fs.releasedir(await fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
-    meta_entry = await fs.lookup(top.st_ino, b"meta", CTX)  # type: ignore[arg-type]
-    assert await errno_of(fs.opendir(meta_entry.st_ino, CTX)) == errno.EIO  # type: ignore[arg-type]
+    top = walk(fs, "demo", "x1")
+    fs.releasedir(fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    meta_entry = fs.lookup(top.st_ino, b"meta", CTX)  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.opendir(meta_entry.st_ino, CTX)) == errno.EIO  # type: ignore[arg-type]
 
 
-async def test_open_read_release() -> None:
+def test_open_read_release() -> None:
     fs, _img = make_fs()
-    app = await walk(fs, "demo", "x1", "bin", "app")
+    app = walk(fs, "demo", "x1", "bin", "app")
     for flags in (os.O_WRONLY, os.O_RDWR, os.O_RDONLY | os.O_TRUNC):
-        assert await errno_of(fs.open(app.st_ino, flags, CTX)) == errno.EROFS  # type: ignore[arg-type]
-    top = await walk(fs, "demo", "x1")
-    assert await errno_of(fs.open(top.st_ino, os.O_RDONLY, CTX)) == errno.EISDIR  # type: ignore[arg-type]
-    info = await fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+        assert errno_of(lambda f=flags: fs.open(app.st_ino, f, CTX)) == errno.EROFS  # type: ignore[arg-type]
+    top = walk(fs, "demo", "x1")
+    assert errno_of(lambda: fs.open(top.st_ino, os.O_RDONLY, CTX)) == errno.EISDIR  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
     assert info.keep_cache
     assert not info.direct_io
     assert fs.open_handles() == 1
-    assert await fs.read(info.fh, 1000, 24) == DATA[1000:1024]
-    await fs.release(info.fh)
+    assert fs.read(info.fh, 1000, 24) == DATA[1000:1024]
+    fs.release(info.fh)
     assert fs.open_handles() == 0
-    assert await errno_of(fs.read(info.fh, 0, 1)) == errno.EBADF
+    assert errno_of(lambda: fs.read(info.fh, 0, 1)) == errno.EBADF
 
 
-async def test_reads_across_blocks() -> None:
+def test_reads_across_blocks() -> None:
     fs, _ = make_fs()
-    app = await walk(fs, "demo", "x1", "bin", "app")
-    info = await fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
-    assert await fs.read(info.fh, 0, 1 << 20) == DATA
-    assert await fs.read(info.fh, 100_000, 100_000) == DATA[100_000:200_000]
-    assert await fs.read(info.fh, len(DATA) + 5, 10) == b""
+    app = walk(fs, "demo", "x1", "bin", "app")
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    assert fs.read(info.fh, 0, 1 << 20) == DATA
+    assert fs.read(info.fh, 100_000, 100_000) == DATA[100_000:200_000]
+    assert fs.read(info.fh, len(DATA) + 5, 10) == b""
 
 
-async def test_ready_data_is_answered_without_a_thread() -> None:
+def test_ready_data_is_answered_without_a_thread() -> None:
     fs, img = make_fs()
-    app = await walk(fs, "demo", "x1", "bin", "app")
-    info = await fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    app = walk(fs, "demo", "x1", "bin", "app")
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
     img.ready[img.by_path["bin/app"].number] = DATA
     img.calls.clear()
-    assert await fs.read(info.fh, 10, 20) == DATA[10:30]
+    assert fs.read(info.fh, 10, 20) == DATA[10:30]
     assert img.calls == []  # image.read (a worker thread) was not needed
     img.ready.clear()
-    assert await fs.read(info.fh, 10, 20) == DATA[10:30]
+    assert fs.read(info.fh, 10, 20) == DATA[10:30]
     assert img.calls == ["read"]
 
 
-async def test_a_walk_prefetches_the_next_files_of_its_directory() -> None:
+def test_a_walk_prefetches_the_next_files_of_its_directory() -> None:
     files: dict[str, bytes | Link | Hard | None] = {f"lib/f{i:02d}": b"x" for i in range(12)}
     files.update({"lib/f03-empty": b"", "lib/sub": None, "meta/snap.yaml": b"name: d\n"})
     img = FakeImage(files)
     tree = SnapTree(uid=1000, gid=1000)
     tree.add_revision("demo", "x1", img)  # type: ignore[arg-type]
     fs = SnapFS(tree)
-    lib = await walk(fs, "demo", "x1", "lib")
-    handle = await fs.opendir(lib.st_ino, CTX)  # type: ignore[arg-type]
+    lib = walk(fs, "demo", "x1", "lib")
+    handle = fs.opendir(lib.st_ino, CTX)  # type: ignore[arg-type]
 
-    async def open_file(name: str, *, read: bool = True) -> None:
-        entry = await fs.lookup(lib.st_ino, name.encode(), CTX)  # type: ignore[arg-type]
-        info = await fs.open(entry.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    def open_file(name: str, *, read: bool = True) -> None:
+        entry = fs.lookup(lib.st_ino, name.encode(), CTX)  # type: ignore[arg-type]
+        info = fs.open(entry.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
         if read:
-            assert await fs.read(info.fh, 0, 4096) == b"x"
-        await fs.release(info.fh)
+            assert fs.read(info.fh, 0, 4096) == b"x"
+        fs.release(info.fh)
 
-    await open_file("f00")
-    await open_file("f01", read=False)  # the page cache served it: not part of a walk
+    open_file("f00")
+    open_file("f01", read=False)  # the page cache served it: not part of a walk
     assert img.prefetched == []  # one read is no walk yet
-    await open_file("f02")  # two entries on: a walk (tar skips what it cannot read)
+    open_file("f02")  # two entries on: a walk (tar skips what it cannot read)
     # the six entries after it, less the empty file
     assert img.prefetched == [[img.by_path[f"lib/f{i:02d}"].number for i in range(3, 8)]]
     for name in ("f09", "f06", "f10"):  # a jump, going back, four entries on: no walk
-        await open_file(name)
-    await open_file("f11")  # a walk, but only the directory "sub" comes after it
+        open_file(name)
+    open_file("f11")  # a walk, but only the directory "sub" comes after it
     for name in ("f00", "f01", "f02", "f03"):  # a walk the page cache serves
-        await open_file(name, read=False)
+        open_file(name, read=False)
     assert len(img.prefetched) == 1
-    await fs.releasedir(handle)
+    fs.releasedir(handle)
 
 
-async def test_corrupt_data_is_eio_and_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_data_is_eio_and_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
     fs, img = make_fs()
-    app = await walk(fs, "demo", "x1", "bin", "app")
+    app = walk(fs, "demo", "x1", "bin", "app")
     img.failures[img.by_path["bin/app"].number] = CorruptImageError(
         "cannot read squashfs image /x.snap: cannot decompress data block at 96"
     )
-    info = await fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR, logger="usersnap.fusefs.operations"):
-        assert await errno_of(fs.read(info.fh, 0, 4096)) == errno.EIO
-        assert await errno_of(fs.read(info.fh, 4096, 4096)) == errno.EIO
+        assert errno_of(lambda: fs.read(info.fh, 0, 4096)) == errno.EIO
+        assert errno_of(lambda: fs.read(info.fh, 4096, 4096)) == errno.EIO
     assert len(caplog.records) == 1
     line = caplog.records[0].getMessage()
     assert line.startswith("snap demo revision x1, /bin/app (inode ")
@@ -213,91 +214,91 @@ async def test_corrupt_data_is_eio_and_one_log_line(caplog: pytest.LogCaptureFix
     assert "\n" not in line
 
 
-async def test_unexpected_errors_become_eio(caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_errors_become_eio(caplog: pytest.LogCaptureFixture) -> None:
     fs, img = make_fs()
-    app = await walk(fs, "demo", "x1", "bin", "app")
+    app = walk(fs, "demo", "x1", "bin", "app")
     img.failures[img.by_path["bin/app"].number] = RuntimeError("bug")
-    info = await fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR):
-        assert await errno_of(fs.read(info.fh, 0, 1)) == errno.EIO
+        assert errno_of(lambda: fs.read(info.fh, 0, 1)) == errno.EIO
     assert "unexpected error in FUSE handler read" in caplog.text
     img.failures[img.by_path["bin/app"].number] = PermissionError(errno.EACCES, "no")
-    assert await errno_of(fs.read(info.fh, 0, 1)) == errno.EACCES
+    assert errno_of(lambda: fs.read(info.fh, 0, 1)) == errno.EACCES
 
 
-async def test_removed_revision_serves_open_files_until_released() -> None:
+def test_removed_revision_serves_open_files_until_released() -> None:
     fs, img = make_fs()
-    app = await walk(fs, "demo", "x1", "bin", "app")
-    meta = await walk(fs, "demo", "x1", "meta")
-    info = await fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
-    demo = await walk(fs, "demo")
+    app = walk(fs, "demo", "x1", "bin", "app")
+    meta = walk(fs, "demo", "x1", "meta")
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    demo = walk(fs, "demo")
     assert fs.tree.remove_revision("demo", "x1") is img
-    assert await errno_of(fs.lookup(demo.st_ino, b"x1", CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.lookup(demo.st_ino, b"x1", CTX)) == errno.ENOENT  # type: ignore[arg-type]
     assert not img.closed
-    assert await fs.read(info.fh, 0, 10) == DATA[:10]
-    await fs.lookup(meta.st_ino, b"snap.yaml", CTX)  # type: ignore[arg-type]
-    await fs.release(info.fh)
+    assert fs.read(info.fh, 0, 10) == DATA[:10]
+    fs.lookup(meta.st_ino, b"snap.yaml", CTX)  # type: ignore[arg-type]
+    fs.release(info.fh)
     assert img.closed
-    assert (await fs.getattr(app.st_ino, CTX)).st_size == len(DATA)  # type: ignore[arg-type]
-    assert await errno_of(fs.open(app.st_ino, os.O_RDONLY, CTX)) == errno.ENOENT  # type: ignore[arg-type]
-    assert await errno_of(fs.lookup(meta.st_ino, b"x", CTX)) == errno.ENOENT  # type: ignore[arg-type]
-    await fs.forget([(app.st_ino, 1), (12345, 1)])  # unknown numbers are ignored
+    assert (fs.getattr(app.st_ino, CTX)).st_size == len(DATA)  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.open(app.st_ino, os.O_RDONLY, CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.lookup(meta.st_ino, b"x", CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    fs.forget([(app.st_ino, 1), (12345, 1)])  # unknown numbers are ignored
 
 
-async def test_readlink_is_cached_and_checked() -> None:
+def test_readlink_is_cached_and_checked() -> None:
     fs, img = make_fs()
-    link = await walk(fs, "demo", "x1", "bin", "sh")
+    link = walk(fs, "demo", "x1", "bin", "sh")
     for _ in range(3):
-        assert await fs.readlink(link.st_ino, CTX) == b"app"  # type: ignore[arg-type]
+        assert fs.readlink(link.st_ino, CTX) == b"app"  # type: ignore[arg-type]
     assert img.calls.count("readlink") == 1
-    app = await walk(fs, "demo", "x1", "bin", "app")
-    assert await errno_of(fs.readlink(app.st_ino, CTX)) == errno.EINVAL  # type: ignore[arg-type]
+    app = walk(fs, "demo", "x1", "bin", "app")
+    assert errno_of(lambda: fs.readlink(app.st_ino, CTX)) == errno.EINVAL  # type: ignore[arg-type]
 
 
-async def test_xattrs() -> None:
+def test_xattrs() -> None:
     fs, img = make_fs(**{"meta/snap.yaml": {b"user.a": b"1", b"security.b": b"2"}})
-    app = await walk(fs, "demo", "x1", "bin", "app")
-    assert await errno_of(fs.getxattr(app.st_ino, b"user.a", CTX)) == pyfuse3.ENOATTR  # type: ignore[arg-type]
-    assert await fs.listxattr(app.st_ino, CTX) == []  # type: ignore[arg-type]
+    app = walk(fs, "demo", "x1", "bin", "app")
+    assert errno_of(lambda: fs.getxattr(app.st_ino, b"user.a", CTX)) == protocol.ENOATTR  # type: ignore[arg-type]
+    assert fs.listxattr(app.st_ino, CTX) == []  # type: ignore[arg-type]
     assert "xattrs" not in img.calls  # answered from the inode: it has none
-    yaml = await walk(fs, "demo", "x1", "meta", "snap.yaml")
-    assert await fs.getxattr(yaml.st_ino, b"user.a", CTX) == b"1"  # type: ignore[arg-type]
-    assert sorted(await fs.listxattr(yaml.st_ino, CTX)) == [b"security.b", b"user.a"]  # type: ignore[arg-type]
-    assert await errno_of(fs.getxattr(ROOT_INODE, b"user.a", CTX)) == pyfuse3.ENOATTR  # type: ignore[arg-type]
+    yaml = walk(fs, "demo", "x1", "meta", "snap.yaml")
+    assert fs.getxattr(yaml.st_ino, b"user.a", CTX) == b"1"  # type: ignore[arg-type]
+    assert sorted(fs.listxattr(yaml.st_ino, CTX)) == [b"security.b", b"user.a"]  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.getxattr(ROOT_INODE, b"user.a", CTX)) == protocol.ENOATTR  # type: ignore[arg-type]
 
 
-async def test_statfs_and_access() -> None:
+def test_statfs_and_access() -> None:
     fs, img = make_fs()
-    st = await fs.statfs(CTX)  # type: ignore[arg-type]
+    st = fs.statfs(ROOT_INODE, CTX)  # type: ignore[arg-type]
     assert (st.f_bsize, st.f_frsize, st.f_namemax) == (131072, 131072, 255)
     assert st.f_blocks == 1
     assert st.f_files == img.inode_count + 3
     assert st.f_bfree == 0
-    app = await walk(fs, "demo", "x1", "bin", "app")
-    assert await fs.access(app.st_ino, os.R_OK, CTX)  # type: ignore[arg-type]
-    assert not await fs.access(app.st_ino, os.X_OK, CTX)  # type: ignore[arg-type]
-    assert await errno_of(fs.access(app.st_ino, os.W_OK, CTX)) == errno.EROFS  # type: ignore[arg-type]
+    app = walk(fs, "demo", "x1", "bin", "app")
+    assert fs.access(app.st_ino, os.R_OK, CTX)  # type: ignore[arg-type]
+    assert not fs.access(app.st_ino, os.X_OK, CTX)  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.access(app.st_ino, os.W_OK, CTX)) == errno.EROFS  # type: ignore[arg-type]
     root = SimpleNamespace(uid=0, gid=0)
-    assert not await fs.access(app.st_ino, os.X_OK, root)  # type: ignore[arg-type]
-    assert await fs.access(ROOT_INODE, os.X_OK | os.R_OK, CTX)  # type: ignore[arg-type]
+    assert not fs.access(app.st_ino, os.X_OK, root)  # type: ignore[arg-type]
+    assert fs.access(ROOT_INODE, os.X_OK | os.R_OK, CTX)  # type: ignore[arg-type]
 
 
-async def test_every_write_is_erofs() -> None:
+def test_every_write_is_erofs() -> None:
     fs, _ = make_fs()
-    top = (await walk(fs, "demo", "x1")).st_ino
+    top = (walk(fs, "demo", "x1")).st_ino
     calls = [
-        fs.setattr(top, pyfuse3.EntryAttributes(), pyfuse3.SetattrFields(), None, CTX),
-        fs.mknod(top, b"n", stat.S_IFIFO | 0o644, 0, CTX),
-        fs.mkdir(ROOT_INODE, b"d", 0o755, CTX),
-        fs.unlink(top, b"bin", CTX),
-        fs.rmdir(top, b"empty", CTX),
-        fs.symlink(top, b"l", b"t", CTX),
-        fs.rename(top, b"bin", top, b"b2", 0, CTX),
-        fs.link(top, ROOT_INODE, b"l", CTX),
-        fs.write(1, 0, b"x"),
-        fs.create(top, b"f", 0o644, os.O_WRONLY, CTX),
-        fs.setxattr(top, b"user.x", b"1", CTX),
-        fs.removexattr(top, b"user.x", CTX),
+        lambda: fs.setattr(top, EntryAttributes(), protocol.SetattrFields(), None, CTX),
+        lambda: fs.mknod(top, b"n", stat.S_IFIFO | 0o644, 0, CTX),
+        lambda: fs.mkdir(ROOT_INODE, b"d", 0o755, CTX),
+        lambda: fs.unlink(top, b"bin", CTX),
+        lambda: fs.rmdir(top, b"empty", CTX),
+        lambda: fs.symlink(top, b"l", b"t", CTX),
+        lambda: fs.rename(top, b"bin", top, b"b2", 0, CTX),
+        lambda: fs.link(top, ROOT_INODE, b"l", CTX),
+        lambda: fs.write(1, 0, b"x"),
+        lambda: fs.create(top, b"f", 0o644, os.O_WRONLY, CTX),
+        lambda: fs.setxattr(top, b"user.x", b"1", CTX),
+        lambda: fs.removexattr(top, b"user.x", CTX),
     ]
     for call in calls:
-        assert await errno_of(call) == errno.EROFS
+        assert errno_of(call) == errno.EROFS

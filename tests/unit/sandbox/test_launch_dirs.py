@@ -86,11 +86,11 @@ def test_find_app_pid_without_children_files(tmp_path: Path) -> None:
 
 
 def test_launch_path_stays_lean() -> None:
-    """``usersnap run`` must not pay for trio, pyfuse3 or the snap file reader."""
+    """``usersnap run`` must not pay for trio or the snap file reader."""
     code = (
         "import sys, usersnap.sandbox.launch, usersnap.sandbox.facts; "
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'trio', 'pyfuse3', 'PySquashfsImage', 'subprocess'})))"
+        "{'trio', 'PySquashfsImage', 'subprocess'})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

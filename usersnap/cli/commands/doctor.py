@@ -23,7 +23,7 @@ from usersnap.dirs import Dirs
 OK, WARNING, ERROR = "ok", "warning", "error"
 #: Free space under the root below which installs may fail (a snap is copied there).
 LOW_DISK_BYTES = 1 << 30
-DEPENDENCIES = ("pyfuse3", "trio", "PySquashfsImage", "PyYAML", "cryptography")
+DEPENDENCIES = ("trio", "PySquashfsImage", "PyYAML", "cryptography")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """``usersnap run [--shell] NAME[.APP] [ARGS…]``: the launch path.
 
-Kept lean on purpose (no trio, no pyfuse3, no argparse sub-parsers).  A warm run replays
+Kept lean on purpose (no trio, no FUSE session, no argparse sub-parsers).  A warm run replays
 the app's run-cache record (``sandbox.runcache``) when nothing it was planned from
 changed, importing only the standard library's C modules.  Otherwise it plans: it asks
 the daemon which revision is current (starting the daemon, and so the mount, when
