@@ -221,7 +221,7 @@ class SnapFS(Operations):
             if len(self._attrs) >= ATTR_ENTRIES:
                 self._attrs.clear()  # cheap to rebuild; a bound matters more than an LRU
             attr = self.tree.image_attr(rev, inode, root=root)
-            found = self._attrs[key] = _entry_attributes(attr)
+            found = self._attrs[key] = _entry_attributes(attr).freeze()
         return found
 
     def _new_fh(self) -> int:
@@ -229,10 +229,9 @@ class SnapFS(Operations):
         self._next_fh += 1
         return fh
 
-    def _io(
-        self, node: ImageNode, call: Callable[[], T]
-    ) -> T:
-        """Call the image without the lock, holding the image open meanwhile."""
+    def _io(self, node: ImageNode, call: Callable[[], T]) -> T:
+        """Call the image without the lock (other requests go on meanwhile), holding
+        the image open."""
         rev = node.rev
         if rev.closed:
             raise FUSEError(errno.ENOENT)
@@ -427,11 +426,11 @@ class SnapFS(Operations):
     # -- directories --------------------------------------------------------------------
 
     @_handler
-    def opendir(self, inode: int, ctx: RequestContext) -> int | FileInfo:
+    def opendir(self, inode: int, ctx: RequestContext) -> FileInfo:
         """An image directory of a revision that never changes is listed once: the
         kernel keeps the listing (``cache_readdir``) for every later open and walk."""
         if (home := self._home(inode)) is not None:
-            return home.opendir(inode)
+            return FileInfo(fh=home.opendir(inode), keep_cache=False)
         node = self._node(inode)
         if isinstance(node, VirtualDir):
             handle = _OpenDir(node, self.tree.children(node), [])
@@ -451,9 +450,8 @@ class SnapFS(Operations):
             raise FUSEError(errno.ENOTDIR)
         fh = self._new_fh()
         self._dirs[fh] = handle
-        if isinstance(node, ImageNode) and not node.rev.mutable:
-            return FileInfo(fh=fh, keep_cache=True, cache_readdir=True)
-        return fh
+        cached = isinstance(node, ImageNode) and not node.rev.mutable
+        return FileInfo(fh=fh, keep_cache=cached, cache_readdir=cached)
 
     @_handler
     def readdir(self, fh: int, start_id: int, token: ReaddirToken) -> None:

@@ -425,11 +425,8 @@ def dispatch(
         return None
     if opcode in (OPEN, OPENDIR):
         flags = _U32_PAIR.unpack_from(body)[0]
-        if opcode == OPENDIR:  # a handle, or how to keep the listing too
-            found = ops.opendir(nodeid, ctx)
-            if isinstance(found, int):
-                found = FileInfo(fh=found, keep_cache=False)
-            return open_reply(found)
+        if opcode == OPENDIR:
+            return open_reply(ops.opendir(nodeid, ctx))
         return open_reply(ops.open(nodeid, flags, ctx))
     if opcode in (RELEASE, RELEASEDIR):
         fh = _RELEASE_IN.unpack_from(body)[0]

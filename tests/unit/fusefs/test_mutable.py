@@ -5,16 +5,15 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from usersnap.fusefs.operations import SnapFS
-from usersnap.fusefs.protocol import EntryAttributes, FUSEError
+from usersnap.fusefs.protocol import EntryAttributes, FUSEError, RequestContext
 from usersnap.fusefs.tree import LIVE_TIMEOUT, ROOT_INODE, SnapTree
 from usersnap.snapfile.dirsource import DirSource
 
-CTX = SimpleNamespace(uid=1000, gid=1000, pid=1, umask=0o022)
+CTX = RequestContext(uid=1000, gid=1000, pid=1, umask=0o022)
 
 
 @pytest.fixture
@@ -34,15 +33,15 @@ def make_fs(src: Path) -> SnapFS:
 
 def walk(fs: SnapFS, *names: str) -> EntryAttributes:
     ino = ROOT_INODE
-    entry = fs.getattr(ino, CTX)  # type: ignore[arg-type]
+    entry = fs.getattr(ino, CTX)
     for name in names:
-        entry = fs.lookup(ino, name.encode(), CTX)  # type: ignore[arg-type]
+        entry = fs.lookup(ino, name.encode(), CTX)
         ino = entry.st_ino
     return entry
 
 
 def read_file(fs: SnapFS, ino: int) -> tuple[bytes, bool]:
-    info = fs.open(ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(ino, os.O_RDONLY, CTX)
     try:
         return fs.read(info.fh, 0, 4096), info.keep_cache
     finally:
@@ -53,7 +52,7 @@ def test_no_timeouts_and_no_page_cache(src: Path) -> None:
     fs = make_fs(src)
     app = walk(fs, "demo", "x1", "bin", "app")
     assert app.entry_timeout == app.attr_timeout == LIVE_TIMEOUT == 0
-    negative = fs.lookup((walk(fs, "demo", "x1")).st_ino, b"nope", CTX)  # type: ignore[arg-type]
+    negative = fs.lookup((walk(fs, "demo", "x1")).st_ino, b"nope", CTX)
     assert negative.st_ino == 0 and negative.entry_timeout == 0
     assert read_file(fs, app.st_ino) == (b"one\n", False)
 
@@ -64,30 +63,30 @@ def test_getattr_and_lookup_are_live(src: Path) -> None:
     app = walk(fs, "demo", "x1", "bin", "app")
     (src / "bin" / "app").write_bytes(b"longer content\n")
     (src / "bin" / "app").chmod(0o700)
-    again = fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
+    again = fs.getattr(app.st_ino, CTX)
     assert again.st_size == len(b"longer content\n") and again.st_mode & 0o777 == 0o700
     assert read_file(fs, app.st_ino) == (b"longer content\n", False)
     (src / "bin" / "new").write_bytes(b"new\n")
-    new = fs.lookup(bin_dir.st_ino, b"new", CTX)  # type: ignore[arg-type]
+    new = fs.lookup(bin_dir.st_ino, b"new", CTX)
     assert new.st_size == 4
     tmp = src / "bin" / ".swp"
     tmp.write_bytes(b"replaced\n")
     os.replace(tmp, src / "bin" / "app")
-    replaced = fs.lookup(bin_dir.st_ino, b"app", CTX)  # type: ignore[arg-type]
+    replaced = fs.lookup(bin_dir.st_ino, b"app", CTX)
     assert replaced.st_ino != app.st_ino
     assert read_file(fs, replaced.st_ino) == (b"replaced\n", False)
-    old = fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
+    old = fs.getattr(app.st_ino, CTX)
     assert old.st_size == len(b"longer content\n")  # the name holds another file now
 
 
 def test_symlinks_are_read_each_time(src: Path) -> None:
     fs = make_fs(src)
     link = walk(fs, "demo", "x1", "bin", "sh")
-    assert fs.readlink(link.st_ino, CTX) == b"app"  # type: ignore[arg-type]
+    assert fs.readlink(link.st_ino, CTX) == b"app"
     (src / "bin" / "sh.new").symlink_to("/elsewhere")
     os.replace(src / "bin" / "sh.new", src / "bin" / "sh")
     with pytest.raises(FUSEError) as err:
-        fs.readlink(link.st_ino, CTX)  # type: ignore[arg-type]
+        fs.readlink(link.st_ino, CTX)
     assert err.value.errno == errno.ENOENT
     fresh = walk(fs, "demo", "x1", "bin", "sh")
-    assert fs.readlink(fresh.st_ino, CTX) == b"/elsewhere"  # type: ignore[arg-type]
+    assert fs.readlink(fresh.st_ino, CTX) == b"/elsewhere"

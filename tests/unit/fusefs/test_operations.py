@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import stat
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import pytest
 
 from tests.unit.fusefs.fakes import FakeImage, Hard, Link
 from usersnap.fusefs import protocol
 from usersnap.fusefs.operations import SnapFS
-from usersnap.fusefs.protocol import EntryAttributes, FUSEError
+from usersnap.fusefs.protocol import EntryAttributes, FUSEError, RequestContext
 from usersnap.fusefs.tree import IMAGE_TIMEOUT, ROOT_INODE, SnapTree
 from usersnap.snapfile.squashfs import CorruptImageError
 
-CTX = SimpleNamespace(uid=1000, gid=1000, pid=1, umask=0o022)
+CTX = RequestContext(uid=1000, gid=1000, pid=1, umask=0o022)
 DATA = bytes(range(256)) * 1000
 
 
@@ -33,9 +33,9 @@ def make_fs(**xattrs: dict[bytes, bytes]) -> tuple[SnapFS, FakeImage]:
 
 def walk(fs: SnapFS, *names: str) -> EntryAttributes:
     ino = ROOT_INODE
-    entry = fs.getattr(ino, CTX)  # type: ignore[arg-type]
+    entry = fs.getattr(ino, CTX)
     for name in names:
-        entry = fs.lookup(ino, name.encode(), CTX)  # type: ignore[arg-type]
+        entry = fs.lookup(ino, name.encode(), CTX)
         ino = entry.st_ino
     return entry
 
@@ -58,35 +58,35 @@ def test_lookup_getattr_and_cache_timeouts() -> None:
     assert (app.st_size, app.st_uid, app.st_nlink) == (len(DATA), 0, 1)
     assert app.entry_timeout == app.attr_timeout == IMAGE_TIMEOUT
     assert app.st_mtime_ns == app.st_ctime_ns == app.st_atime_ns
-    again = fs.getattr(app.st_ino, CTX)  # type: ignore[arg-type]
+    again = fs.getattr(app.st_ino, CTX)
     assert again.st_ino == app.st_ino
     assert again.st_mode == app.st_mode
     via_current = walk(fs, "demo", "current")
     assert stat.S_ISLNK(via_current.st_mode)
-    assert fs.readlink(via_current.st_ino, CTX) == b"x1"  # type: ignore[arg-type]
+    assert fs.readlink(via_current.st_ino, CTX) == b"x1"
 
 
 def test_missing_names() -> None:
     fs, _img = make_fs()
-    assert errno_of(lambda: fs.lookup(ROOT_INODE, b"nope", CTX)) == errno.ENOENT  # type: ignore[arg-type]
-    assert errno_of(lambda: fs.lookup(ROOT_INODE, b"\xff", CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.lookup(ROOT_INODE, b"nope", CTX)) == errno.ENOENT
+    assert errno_of(lambda: fs.lookup(ROOT_INODE, b"\xff", CTX)) == errno.ENOENT
     top = walk(fs, "demo", "x1")
-    negative = fs.lookup(top.st_ino, b"nope", CTX)  # type: ignore[arg-type]
+    negative = fs.lookup(top.st_ino, b"nope", CTX)
     assert negative.st_ino == 0
     assert negative.entry_timeout == IMAGE_TIMEOUT
     app = walk(fs, "demo", "x1", "bin", "app")
-    assert errno_of(lambda: fs.lookup(app.st_ino, b"x", CTX)) == errno.ENOTDIR  # type: ignore[arg-type]
-    assert errno_of(lambda: fs.getattr(12345, CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.lookup(app.st_ino, b"x", CTX)) == errno.ENOTDIR
+    assert errno_of(lambda: fs.getattr(12345, CTX)) == errno.ENOENT
 
 
 def test_dot_and_dotdot() -> None:
     fs, _ = make_fs()
     bin_dir = walk(fs, "demo", "x1", "bin")
-    dot = fs.lookup(bin_dir.st_ino, b".", CTX)  # type: ignore[arg-type]
+    dot = fs.lookup(bin_dir.st_ino, b".", CTX)
     assert dot.st_ino == bin_dir.st_ino
-    up = fs.lookup(bin_dir.st_ino, b"..", CTX)  # type: ignore[arg-type]
+    up = fs.lookup(bin_dir.st_ino, b"..", CTX)
     assert up.st_ino == (walk(fs, "demo", "x1")).st_ino
-    up = fs.lookup(up.st_ino, b"..", CTX)  # type: ignore[arg-type]
+    up = fs.lookup(up.st_ino, b"..", CTX)
     assert up.st_ino == (walk(fs, "demo")).st_ino
 
 
@@ -94,18 +94,31 @@ def test_lookups_list_a_directory_once() -> None:
     fs, img = make_fs()
     top = walk(fs, "demo", "x1")
     for name in (b"bin", b"meta", b"nope", b"bin"):
-        fs.lookup(top.st_ino, name, CTX)  # type: ignore[arg-type]
+        fs.lookup(top.st_ino, name, CTX)
     assert img.calls.count("listdir") == 1  # a path lookup lists nothing ahead
+
+
+def test_image_directories_let_the_kernel_keep_their_listing() -> None:
+    fs, _img = make_fs()
+    top = walk(fs, "demo", "x1")
+    image_dir = fs.opendir(top.st_ino, CTX)
+    assert image_dir.cache_readdir and image_dir.keep_cache
+    virtual = fs.opendir(ROOT_INODE, CTX)
+    assert not virtual.cache_readdir and not virtual.keep_cache  # installs change it
+    assert fs.open_handles() == 2
+    fs.releasedir(image_dir.fh)
+    fs.releasedir(virtual.fh)
+    assert fs.open_handles() == 0
 
 
 def test_opendir_lists_the_directories_below_ahead() -> None:
     fs, img = make_fs()
     top = walk(fs, "demo", "x1")
-    fs.releasedir(fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    fs.releasedir(fs.opendir(top.st_ino, CTX).fh)
     assert img.calls.count("listdir") == 4  # x1, then bin, meta and empty ahead
     for name in ("bin", "meta", "empty"):
         sub = walk(fs, "demo", "x1", name)
-        fs.releasedir(fs.opendir(sub.st_ino, CTX))  # type: ignore[arg-type]
+        fs.releasedir(fs.opendir(sub.st_ino, CTX).fh)
     assert img.calls.count("listdir") == 4
 
 
@@ -114,26 +127,26 @@ def test_listing_ahead_is_bounded_and_skips_damage(
     monkeypatch.setattr("usersnap.fusefs.operations.LIST_AHEAD_ENTRIES", 3)
     fs, img = make_fs()
     top = walk(fs, "demo", "x1")
-    fs.releasedir(fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
+    fs.releasedir(fs.opendir(top.st_ino, CTX).fh)
     assert img.calls.count("listdir") == 1  # x1's own three entries used the budget
     monkeypatch.undo()
     fs, img = make_fs()
     meta = dict(img.listings[img.root.number])[b"meta"]
     img.failures[meta.number] = CorruptImageError("bad listing")
     top = walk(fs, "demo", "x1")
-    fs.releasedir(fs.opendir(top.st_ino, CTX))  # type: ignore[arg-type]
-    meta_entry = fs.lookup(top.st_ino, b"meta", CTX)  # type: ignore[arg-type]
-    assert errno_of(lambda: fs.opendir(meta_entry.st_ino, CTX)) == errno.EIO  # type: ignore[arg-type]
+    fs.releasedir(fs.opendir(top.st_ino, CTX).fh)
+    meta_entry = fs.lookup(top.st_ino, b"meta", CTX)
+    assert errno_of(lambda: fs.opendir(meta_entry.st_ino, CTX).fh) == errno.EIO
 
 
 def test_open_read_release() -> None:
     fs, _img = make_fs()
     app = walk(fs, "demo", "x1", "bin", "app")
     for flags in (os.O_WRONLY, os.O_RDWR, os.O_RDONLY | os.O_TRUNC):
-        assert errno_of(lambda f=flags: fs.open(app.st_ino, f, CTX)) == errno.EROFS  # type: ignore[arg-type]
+        assert errno_of(functools.partial(fs.open, app.st_ino, flags, CTX)) == errno.EROFS
     top = walk(fs, "demo", "x1")
-    assert errno_of(lambda: fs.open(top.st_ino, os.O_RDONLY, CTX)) == errno.EISDIR  # type: ignore[arg-type]
-    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.open(top.st_ino, os.O_RDONLY, CTX)) == errno.EISDIR
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)
     assert info.keep_cache
     assert not info.direct_io
     assert fs.open_handles() == 1
@@ -146,7 +159,7 @@ def test_open_read_release() -> None:
 def test_reads_across_blocks() -> None:
     fs, _ = make_fs()
     app = walk(fs, "demo", "x1", "bin", "app")
-    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)
     assert fs.read(info.fh, 0, 1 << 20) == DATA
     assert fs.read(info.fh, 100_000, 100_000) == DATA[100_000:200_000]
     assert fs.read(info.fh, len(DATA) + 5, 10) == b""
@@ -155,7 +168,7 @@ def test_reads_across_blocks() -> None:
 def test_ready_data_is_answered_without_a_thread() -> None:
     fs, img = make_fs()
     app = walk(fs, "demo", "x1", "bin", "app")
-    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)
     img.ready[img.by_path["bin/app"].number] = DATA
     img.calls.clear()
     assert fs.read(info.fh, 10, 20) == DATA[10:30]
@@ -173,11 +186,11 @@ def test_a_walk_prefetches_the_next_files_of_its_directory() -> None:
     tree.add_revision("demo", "x1", img)  # type: ignore[arg-type]
     fs = SnapFS(tree)
     lib = walk(fs, "demo", "x1", "lib")
-    handle = fs.opendir(lib.st_ino, CTX)  # type: ignore[arg-type]
+    handle = fs.opendir(lib.st_ino, CTX).fh
 
     def open_file(name: str, *, read: bool = True) -> None:
-        entry = fs.lookup(lib.st_ino, name.encode(), CTX)  # type: ignore[arg-type]
-        info = fs.open(entry.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+        entry = fs.lookup(lib.st_ino, name.encode(), CTX)
+        info = fs.open(entry.st_ino, os.O_RDONLY, CTX)
         if read:
             assert fs.read(info.fh, 0, 4096) == b"x"
         fs.release(info.fh)
@@ -203,7 +216,7 @@ def test_corrupt_data_is_eio_and_one_log_line(caplog: pytest.LogCaptureFixture) 
     img.failures[img.by_path["bin/app"].number] = CorruptImageError(
         "cannot read squashfs image /x.snap: cannot decompress data block at 96"
     )
-    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)
     with caplog.at_level(logging.ERROR, logger="usersnap.fusefs.operations"):
         assert errno_of(lambda: fs.read(info.fh, 0, 4096)) == errno.EIO
         assert errno_of(lambda: fs.read(info.fh, 4096, 4096)) == errno.EIO
@@ -218,7 +231,7 @@ def test_unexpected_errors_become_eio(caplog: pytest.LogCaptureFixture) -> None:
     fs, img = make_fs()
     app = walk(fs, "demo", "x1", "bin", "app")
     img.failures[img.by_path["bin/app"].number] = RuntimeError("bug")
-    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)
     with caplog.at_level(logging.ERROR):
         assert errno_of(lambda: fs.read(info.fh, 0, 1)) == errno.EIO
     assert "unexpected error in FUSE handler read" in caplog.text
@@ -230,18 +243,19 @@ def test_removed_revision_serves_open_files_until_released() -> None:
     fs, img = make_fs()
     app = walk(fs, "demo", "x1", "bin", "app")
     meta = walk(fs, "demo", "x1", "meta")
-    info = fs.open(app.st_ino, os.O_RDONLY, CTX)  # type: ignore[arg-type]
+    info = fs.open(app.st_ino, os.O_RDONLY, CTX)
     demo = walk(fs, "demo")
-    assert fs.tree.remove_revision("demo", "x1") is img
-    assert errno_of(lambda: fs.lookup(demo.st_ino, b"x1", CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    removed: object = fs.tree.remove_revision("demo", "x1")
+    assert removed is img
+    assert errno_of(lambda: fs.lookup(demo.st_ino, b"x1", CTX)) == errno.ENOENT
     assert not img.closed
     assert fs.read(info.fh, 0, 10) == DATA[:10]
-    fs.lookup(meta.st_ino, b"snap.yaml", CTX)  # type: ignore[arg-type]
+    fs.lookup(meta.st_ino, b"snap.yaml", CTX)
     fs.release(info.fh)
     assert img.closed
-    assert (fs.getattr(app.st_ino, CTX)).st_size == len(DATA)  # type: ignore[arg-type]
-    assert errno_of(lambda: fs.open(app.st_ino, os.O_RDONLY, CTX)) == errno.ENOENT  # type: ignore[arg-type]
-    assert errno_of(lambda: fs.lookup(meta.st_ino, b"x", CTX)) == errno.ENOENT  # type: ignore[arg-type]
+    assert (fs.getattr(app.st_ino, CTX)).st_size == len(DATA)
+    assert errno_of(lambda: fs.open(app.st_ino, os.O_RDONLY, CTX)) == errno.ENOENT
+    assert errno_of(lambda: fs.lookup(meta.st_ino, b"x", CTX)) == errno.ENOENT
     fs.forget([(app.st_ino, 1), (12345, 1)])  # unknown numbers are ignored
 
 
@@ -249,38 +263,38 @@ def test_readlink_is_cached_and_checked() -> None:
     fs, img = make_fs()
     link = walk(fs, "demo", "x1", "bin", "sh")
     for _ in range(3):
-        assert fs.readlink(link.st_ino, CTX) == b"app"  # type: ignore[arg-type]
+        assert fs.readlink(link.st_ino, CTX) == b"app"
     assert img.calls.count("readlink") == 1
     app = walk(fs, "demo", "x1", "bin", "app")
-    assert errno_of(lambda: fs.readlink(app.st_ino, CTX)) == errno.EINVAL  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.readlink(app.st_ino, CTX)) == errno.EINVAL
 
 
 def test_xattrs() -> None:
     fs, img = make_fs(**{"meta/snap.yaml": {b"user.a": b"1", b"security.b": b"2"}})
     app = walk(fs, "demo", "x1", "bin", "app")
-    assert errno_of(lambda: fs.getxattr(app.st_ino, b"user.a", CTX)) == protocol.ENOATTR  # type: ignore[arg-type]
-    assert fs.listxattr(app.st_ino, CTX) == []  # type: ignore[arg-type]
+    assert errno_of(lambda: fs.getxattr(app.st_ino, b"user.a", CTX)) == protocol.ENOATTR
+    assert fs.listxattr(app.st_ino, CTX) == []
     assert "xattrs" not in img.calls  # answered from the inode: it has none
     yaml = walk(fs, "demo", "x1", "meta", "snap.yaml")
-    assert fs.getxattr(yaml.st_ino, b"user.a", CTX) == b"1"  # type: ignore[arg-type]
-    assert sorted(fs.listxattr(yaml.st_ino, CTX)) == [b"security.b", b"user.a"]  # type: ignore[arg-type]
-    assert errno_of(lambda: fs.getxattr(ROOT_INODE, b"user.a", CTX)) == protocol.ENOATTR  # type: ignore[arg-type]
+    assert fs.getxattr(yaml.st_ino, b"user.a", CTX) == b"1"
+    assert sorted(fs.listxattr(yaml.st_ino, CTX)) == [b"security.b", b"user.a"]
+    assert errno_of(lambda: fs.getxattr(ROOT_INODE, b"user.a", CTX)) == protocol.ENOATTR
 
 
 def test_statfs_and_access() -> None:
     fs, img = make_fs()
-    st = fs.statfs(ROOT_INODE, CTX)  # type: ignore[arg-type]
+    st = fs.statfs(ROOT_INODE, CTX)
     assert (st.f_bsize, st.f_frsize, st.f_namemax) == (131072, 131072, 255)
     assert st.f_blocks == 1
     assert st.f_files == img.inode_count + 3
     assert st.f_bfree == 0
     app = walk(fs, "demo", "x1", "bin", "app")
-    assert fs.access(app.st_ino, os.R_OK, CTX)  # type: ignore[arg-type]
-    assert not fs.access(app.st_ino, os.X_OK, CTX)  # type: ignore[arg-type]
-    assert errno_of(lambda: fs.access(app.st_ino, os.W_OK, CTX)) == errno.EROFS  # type: ignore[arg-type]
-    root = SimpleNamespace(uid=0, gid=0)
-    assert not fs.access(app.st_ino, os.X_OK, root)  # type: ignore[arg-type]
-    assert fs.access(ROOT_INODE, os.X_OK | os.R_OK, CTX)  # type: ignore[arg-type]
+    assert fs.access(app.st_ino, os.R_OK, CTX)
+    assert not fs.access(app.st_ino, os.X_OK, CTX)
+    assert errno_of(lambda: fs.access(app.st_ino, os.W_OK, CTX)) == errno.EROFS
+    root = RequestContext(uid=0, gid=0, pid=1)
+    assert not fs.access(app.st_ino, os.X_OK, root)
+    assert fs.access(ROOT_INODE, os.X_OK | os.R_OK, CTX)
 
 
 def test_every_write_is_erofs() -> None:

@@ -47,8 +47,10 @@ class Recorder(Operations):
     def forget(self, inode_list: Any) -> None:
         self.calls.append(("forget", list(inode_list)))
 
-    def opendir(self, inode: int, ctx: RequestContext) -> int | FileInfo:
-        return 3 if inode == 1 else FileInfo(fh=4, cache_readdir=True)
+    def opendir(self, inode: int, ctx: RequestContext) -> FileInfo:
+        if inode == 1:
+            return FileInfo(fh=3, keep_cache=False)
+        return FileInfo(fh=4, cache_readdir=True)
 
     def readdir(self, fh: int, start: int, token: protocol.ReaddirToken) -> None:
         for index, name in enumerate([b"a", b"bb", b"c" * 200][start:], start):
@@ -120,7 +122,8 @@ def test_readdirplus_fills_up_to_the_size_asked_and_resumes() -> None:
     ops = Recorder()
     whole = call(ops, protocol.READDIRPLUS, struct.pack("<QQIIQII", 3, 0, 4096, 0, 0, 0, 0))
     assert whole is not None
-    names, offset = [], 0
+    names: list[bytes] = []
+    offset = 0
     while offset < len(whole):
         ino, next_id, namelen, kind = struct.unpack_from("<QQII", whole, offset + 128)
         assert next_id == len(names) + 1  # where the next readdir resumes
