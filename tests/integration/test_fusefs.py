@@ -21,7 +21,8 @@ import pytest
 
 from tests.helpers.fuse_server import FuseServer, fuse_server
 from tests.helpers.snaps import mksquashfs
-from usersnap.fusefs.serve import clear_stale_mount, is_mounted
+from usersnap.fusefs.serve import MOUNT_OPTIONS, clear_stale_mount, is_mounted
+from usersnap.fusefs.session import mount, unmount
 
 pytestmark = [pytest.mark.requires_fuse, pytest.mark.requires_mksquashfs,
               pytest.mark.timeout(300)]
@@ -421,3 +422,18 @@ def test_corrupt_block_is_eio_and_one_log_line(tmp_path: Path, server: FuseServe
     assert len(reports) == 1, reports
     assert "snap demo revision x1, /text.txt (inode " in reports[0]
     assert "cannot read squashfs image" in reports[0]
+
+
+def test_the_dev_fuse_descriptor_is_not_inherited(tmp_path: Path) -> None:
+    """Apps and hooks the daemon starts must not hold the mount's descriptor: the
+    connection, and every process using the mount, would outlive the daemon."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    fd = mount(str(mnt), MOUNT_OPTIONS)
+    try:
+        assert not os.get_inheritable(fd)
+        assert is_mounted(mnt)
+    finally:
+        assert unmount(str(mnt))
+        os.close(fd)
+    assert not is_mounted(mnt)

@@ -65,8 +65,10 @@ def _stop(mountpoint: Path, session: Session) -> None:
     """Unmount (lazily if something still uses the mount) and let the threads end."""
     if not session.finished.is_set() and not unmount(str(mountpoint)):
         unmount(str(mountpoint), lazy=True)
-    session.join(STOP_SECONDS)
-    session.close()
+    # a thread still serving (a lazy unmount waits for the mount's last user) keeps the
+    # descriptor: closed now, its number could be reused by a file it would then write to
+    if session.join(STOP_SECONDS):
+        session.close()
 
 
 def _pin_mmap_threshold() -> None:

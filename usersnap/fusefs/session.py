@@ -157,7 +157,7 @@ class Session:
         return self.finished.wait(timeout)
 
     def close(self) -> None:
-        """Close the descriptor once the threads are gone (or given up on)."""
+        """Close the descriptor; only once every thread is gone (:meth:`join`)."""
         if self.fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
