@@ -97,6 +97,10 @@ def test_new_visible_entries_reach_the_real_home(view: Path, real: Path) -> None
     assert (real / "moved" / ".hidden-below").exists()
     assert os.statvfs(view).f_blocks == os.statvfs(real).f_blocks  # free space: home's
     assert os.statvfs(view.parent).f_bavail == 0  # the snap tree: images, nothing free
+    big = os.urandom(3 * 1024 * 1024 + 5)  # many write requests, one file
+    (view / "big.bin").write_bytes(big)
+    assert (real / "big.bin").read_bytes() == big
+    assert (view / "big.bin").read_bytes() == big
 
 
 def test_hidden_top_level_names_cannot_be_made(view: Path, real: Path) -> None:

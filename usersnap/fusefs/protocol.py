@@ -25,10 +25,13 @@ log = logging.getLogger(__name__)
 ROOT_INODE = 1
 ENOATTR = errno.ENODATA
 MAJOR, MINOR = 7, 31
-#: The largest write (and read) the kernel sends: 256 pages, libfuse's default too.
-MAX_WRITE = 1024 * 1024
+#: The largest write the kernel sends (only the home view takes writes): each thread
+#: reading /dev/fuse needs a buffer that large, held for good.
+MAX_WRITE = 128 * 1024
 #: What one read of /dev/fuse needs room for: the largest write and its headers.
 BUFFER_SIZE = MAX_WRITE + 4096
+#: Pages in the largest read the kernel may ask for (1 MiB), whatever MAX_WRITE is.
+MAX_PAGES_PER_REQUEST = 256
 
 IN_HEADER = struct.Struct("<IIQQIIIHH")
 OUT_HEADER = struct.Struct("<IiQ")
@@ -259,13 +262,12 @@ def statfs_reply(st: StatvfsData) -> bytes:
 
 def init_reply(body: bytes | memoryview) -> bytes:
     """Agree on the protocol: ours if the kernel's is newer, with the flags it offers
-    of those we want (a kernel older than 7.31 is refused by the caller)."""
+    of those we want; a kernel older than 7.31 is refused (EPROTO)."""
     major, minor, max_readahead, flags = _INIT_IN.unpack_from(body)
     if major != MAJOR or minor < MINOR:
         raise FUSEError(errno.EPROTO)
-    return _INIT_OUT.pack(
-        MAJOR, MINOR, max_readahead, flags & WANTED, 0, 0, MAX_WRITE, 1, MAX_WRITE // 4096, 0, 0
-    )
+    return _INIT_OUT.pack(MAJOR, MINOR, max_readahead, flags & WANTED, 0, 0, MAX_WRITE, 1,
+                          MAX_PAGES_PER_REQUEST, 0, 0)
 
 
 class Operations:

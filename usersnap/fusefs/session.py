@@ -169,14 +169,17 @@ class Session:
             self._reader.release()
 
     def _serve(self) -> None:
-        # one buffer per thread, read into: a fresh 1 MiB bytes per request cost an mmap
-        # and a munmap each (glibc serves large blocks from mmap)
-        buffer = bytearray(protocol.BUFFER_SIZE)
+        # one buffer per thread, made when it first reads and read into: a fresh bytes
+        # object per request cost an mmap and a munmap each (glibc serves large blocks
+        # from mmap)
+        buffer = bytearray()
         try:
             while True:
                 if not getattr(self._local, "reading", False):
                     self._reader.acquire()
                     self._local.reading = True
+                if not buffer:
+                    buffer = bytearray(protocol.BUFFER_SIZE)
                 if not self._serve_one(buffer):
                     break
         except Exception:  # a reply the kernel refused in a way it never should
