@@ -111,7 +111,7 @@ def _home_view(dirs: Dirs, tree: SnapTree) -> HomeView | None:
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     try:
-        return HomeView(str(dirs.home), uid=tree.uid, gid=tree.gid, lock=tree.lock)
+        return HomeView(str(dirs.home), uid=tree.uid, gid=tree.gid)
     except OSError as err:
         log.warning("no home view: cannot open %s: %s", dirs.home, err.strerror)
         return None

@@ -97,12 +97,11 @@ class HomeView:
     """The view of one home directory; :class:`usersnap.fusefs.operations.SnapFS`
     hands it every request about an inode or handle at or above :data:`HOME_BASE`."""
 
-    def __init__(self, path: str, *, uid: int, gid: int, lock: StateLock | None = None
-                 ) -> None:
+    def __init__(self, path: str, *, uid: int, gid: int) -> None:
         fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.uid, self.gid = uid, gid
-        #: the mount's lock (the snap tree's), let go around system calls
-        self.lock = lock or StateLock()
+        #: let go around system calls; the mount's (the snap tree's) once SnapFS has it
+        self.lock = StateLock()
         self._root = _Node(HOME_BASE, fd, None, lookups=1)
         self._nodes: dict[int, _Node] = {HOME_BASE: self._root}
         self._keys: dict[object, _Node] = {}

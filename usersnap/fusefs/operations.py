@@ -181,6 +181,8 @@ class SnapFS(Operations):
         self.home = home
         #: held by the session around each handler (the daemon takes it to change the tree)
         self.lock = tree.lock
+        if home is not None:
+            home.lock = self.lock  # one lock: the view's handlers run under it too
         self._index = _IndexCache(INDEX_ENTRIES)
         self._attrs: dict[tuple[int, int], EntryAttributes] = {}
         self._files: dict[int, ImageNode] = {}
