@@ -318,6 +318,15 @@ def test_prefetch_decompresses_first_blocks_in_the_background(edge: Edge) -> Non
         assert img.read_ready(files[0], 0, BS) == (edge.src / "big_text").read_bytes()[:BS]
 
 
+
+def test_no_prefetch_for_fast_codecs(edge: Edge) -> None:
+    """lzo decodes a small file sooner than the pool hand-over costs: a walk reads it."""
+    with SquashfsImage(_image(edge, "lzo"), caches=Caches()) as img:
+        img.prefetch([img.resolve(name) for name in ("big_text", "exact")])
+        assert not img._ahead_jobs
+        assert img.stats()["data_blocks"] == 0
+
+
 def test_close_waits_for_the_jobs_a_prefetch_submits(edge: Edge) -> None:
     """A prefetch job submits block jobs of its own: close() must outwait those too,
     or one would pread a descriptor closed (and maybe reused) under it."""
