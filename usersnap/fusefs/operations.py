@@ -443,7 +443,7 @@ class SnapFS(Operations):
                 if node.rev.mutable:  # a tried directory: list it as it is now
                     listing = self._io(node, lambda: image.listdir(dir_inode))
                 else:
-                    listing = (self._listing(node, ahead=True))[0]
+                    listing = self._listing(node, ahead=True)[0]
             except BaseException:
                 self.tree.drop(node.rev)
                 raise
@@ -479,8 +479,7 @@ class SnapFS(Operations):
             else:  # an image entry: made without an ImageNode (most of a cold walk)
                 name, inode = handle.listing[index - 2]
                 rev = node.rev
-                if not readdir_reply(token, name, self._image_entry(rev, inode),
-                                             index + 1):
+                if not readdir_reply(token, name, self._image_entry(rev, inode), index + 1):
                     return
                 self.tree.count_image(rev, inode, node.ino, name)
                 continue
@@ -561,7 +560,7 @@ class SnapFS(Operations):
     def getxattr(self, inode: int, name: bytes, ctx: RequestContext) -> bytes:
         if (home := self._home(inode)) is not None:
             return home.getxattr(inode, name)
-        value = (self._xattrs(inode)).get(name)
+        value = self._xattrs(inode).get(name)
         if value is None:
             raise FUSEError(ENOATTR)
         return value
@@ -626,8 +625,7 @@ class SnapFS(Operations):
     ) -> None:  # fmt: skip
         home = self._home(parent_inode_old)
         if home is not None and self._home(parent_inode_new) is not None:
-            return home.rename(parent_inode_old, name_old, parent_inode_new, name_new,
-                                     flags)
+            return home.rename(parent_inode_old, name_old, parent_inode_new, name_new, flags)
         raise FUSEError(errno.EXDEV if home is not None else errno.EROFS)
 
     @_handler

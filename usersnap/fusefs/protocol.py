@@ -13,16 +13,12 @@ ABI): the kernel speaks any older minor version a file system asks for.
 from __future__ import annotations
 
 import errno
-import logging
 import stat
 import struct
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-log = logging.getLogger(__name__)
-
-ROOT_INODE = 1
 ENOATTR = errno.ENODATA
 MAJOR, MINOR = 7, 31
 #: The largest write the kernel sends (only the home view takes writes): each thread
@@ -270,6 +266,10 @@ def init_reply(body: bytes | memoryview) -> bytes:
                           MAX_PAGES_PER_REQUEST, 0, 0)
 
 
+def _enosys(self: object, *args: Any) -> Any:
+    raise FUSEError(errno.ENOSYS)
+
+
 class Operations:
     """Handlers :func:`dispatch` calls, pyfuse3's names and arguments: by default each
     answers ENOSYS, which tells the kernel not to ask again where it can (flush, ...)."""
@@ -277,89 +277,10 @@ class Operations:
     def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         """The kernel forgot ``nlookup`` references to each inode; nothing to answer."""
 
-    def lookup(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def getattr(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def setattr(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def readlink(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def mknod(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def mkdir(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def unlink(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def rmdir(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def symlink(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def rename(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def link(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def open(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def read(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def write(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def flush(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def release(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def fsync(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def opendir(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def readdir(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def releasedir(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def fsyncdir(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def statfs(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def setxattr(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def getxattr(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def listxattr(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def removexattr(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def access(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
-
-    def create(self, *args: Any) -> Any:
-        raise FUSEError(errno.ENOSYS)
+    lookup = getattr = setattr = readlink = mknod = mkdir = unlink = rmdir = symlink = \
+        rename = link = open = read = write = flush = release = fsync = opendir = readdir = \
+        releasedir = fsyncdir = statfs = setxattr = getxattr = listxattr = removexattr = \
+        access = create = _enosys
 
 
 def _names(body: memoryview, count: int) -> list[bytes]:

@@ -16,7 +16,6 @@ import contextlib
 import errno
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -88,8 +87,6 @@ def mount(mountpoint: str, options: Collection[str]) -> int:
     fusermount3 (setuid root) does the mount for users and passes the descriptor back
     over a socket; a daemon run as root goes the same way, so both mount alike.
     """
-    if shutil.which(FUSERMOUNT) is None:
-        raise MountError(f"cannot mount snaps on {mountpoint}: {FUSERMOUNT} is not installed")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with ours, theirs:
         env = dict(os.environ, **{COMMFD_VARIABLE: str(theirs.fileno())})
@@ -99,6 +96,9 @@ def mount(mountpoint: str, options: Collection[str]) -> int:
                 env=env, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=30,
             )  # fmt: skip
+        except FileNotFoundError:
+            raise MountError(f"cannot mount snaps on {mountpoint}: {FUSERMOUNT} is not "
+                             "installed (install the fuse3 package)") from None
         except subprocess.TimeoutExpired:
             raise MountError(f"cannot mount snaps on {mountpoint}: {FUSERMOUNT} hung") from None
         theirs.close()

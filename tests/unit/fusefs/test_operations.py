@@ -85,9 +85,9 @@ def test_dot_and_dotdot() -> None:
     dot = fs.lookup(bin_dir.st_ino, b".", CTX)
     assert dot.st_ino == bin_dir.st_ino
     up = fs.lookup(bin_dir.st_ino, b"..", CTX)
-    assert up.st_ino == (walk(fs, "demo", "x1")).st_ino
+    assert up.st_ino == walk(fs, "demo", "x1").st_ino
     up = fs.lookup(up.st_ino, b"..", CTX)
-    assert up.st_ino == (walk(fs, "demo")).st_ino
+    assert up.st_ino == walk(fs, "demo").st_ino
 
 
 def test_lookups_list_a_directory_once() -> None:
@@ -253,7 +253,7 @@ def test_removed_revision_serves_open_files_until_released() -> None:
     fs.lookup(meta.st_ino, b"snap.yaml", CTX)
     fs.release(info.fh)
     assert img.closed
-    assert (fs.getattr(app.st_ino, CTX)).st_size == len(DATA)
+    assert fs.getattr(app.st_ino, CTX).st_size == len(DATA)
     assert errno_of(lambda: fs.open(app.st_ino, os.O_RDONLY, CTX)) == errno.ENOENT
     assert errno_of(lambda: fs.lookup(meta.st_ino, b"x", CTX)) == errno.ENOENT
     fs.forget([(app.st_ino, 1), (12345, 1)])  # unknown numbers are ignored
@@ -299,7 +299,7 @@ def test_statfs_and_access() -> None:
 
 def test_every_write_is_erofs() -> None:
     fs, _ = make_fs()
-    top = (walk(fs, "demo", "x1")).st_ino
+    top = walk(fs, "demo", "x1").st_ino
     calls = [
         lambda: fs.setattr(top, EntryAttributes(), protocol.SetattrFields(), None, CTX),
         lambda: fs.mknod(top, b"n", stat.S_IFIFO | 0o644, 0, CTX),
