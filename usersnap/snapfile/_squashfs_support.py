@@ -46,9 +46,14 @@ class CodecMissingError(Exception):
         self.module = module
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Inode:
-    """One inode as read from the inode table; fields starting with ``_`` are private."""
+    """One inode as read from the inode table; fields starting with ``_`` are private.
+
+    Read-only by convention, not ``frozen``: a frozen dataclass sets each field through
+    ``object.__setattr__``, 1.9 µs per inode against 0.25, a fifth of listing a cold
+    directory.
+    """
 
     ref: int
     number: int
@@ -136,6 +141,20 @@ class Cursor:
             self.offset = end
             return layout.unpack_from(data, offset)
         return layout.unpack(self.read(layout.size))
+
+    def unpack_named(self, layout: struct.Struct) -> tuple[tuple[Any, ...], bytes] | None:
+        """``layout``'s fields and the name after them, whose length minus one is the
+        last field (a directory entry), read in place when both lie inside the current
+        block; None, having read nothing, when they do not."""
+        data, offset = self._data, self.offset
+        end = offset + layout.size
+        if self._following >= 0 and end < len(data):
+            fields = layout.unpack_from(data, offset)
+            stop = end + fields[-1] + 1
+            if stop < len(data):
+                self.offset = stop
+                return fields, data[end:stop]
+        return None
 
     def struct(self, cls: Any) -> Any:
         """One ctypes structure (PySquashfsImage's), copied out of the table."""

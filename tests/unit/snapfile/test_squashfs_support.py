@@ -173,6 +173,33 @@ def test_cursor_reads_across_blocks() -> None:
         Cursor(fetch, region, 100, 4).read(1)
 
 
+def test_cursor_unpack_named_only_inside_one_block() -> None:
+    layout = struct.Struct("<HH")  # a value, then the name's length minus one
+    entry = layout.pack(7, 2) + b"abc"
+    region, fetch = _blocks(entry + layout.pack(8, 4) + b"de", b"fgh" + b"!")
+    cur = Cursor(fetch, region, 100, 0)
+    assert cur.unpack_named(layout) is None  # nothing fetched yet: the caller reads
+    assert cur.unpack_struct(layout) == (7, 2) and cur.read(3) == b"abc"
+    assert cur.unpack_named(layout) is None  # the name runs into the next block
+    assert (cur.block, cur.offset) == (100, len(entry))  # and nothing was consumed
+    assert cur.unpack_struct(layout) == (8, 4) and cur.read(5) == b"defgh"
+    region, fetch = _blocks(b"x" + entry)
+    cur = Cursor(fetch, region, 100, 0)
+    assert cur.read(1) == b"x"
+    assert cur.unpack_named(layout) is None  # it would end exactly at the block's end
+    assert cur.unpack_struct(layout) == (7, 2) and cur.read(3) == b"abc"
+
+
+def test_cursor_unpack_named_in_place() -> None:
+    layout = struct.Struct("<HH")
+    region, fetch = _blocks(layout.pack(1, 0) + b"a" + layout.pack(2, 1) + b"bc" + b"tail")
+    cur = Cursor(fetch, region, 100, 0)
+    assert cur.read(4) == layout.pack(1, 0)  # fetches the block
+    assert cur.read(1) == b"a"
+    assert cur.unpack_named(layout) == ((2, 1), b"bc")
+    assert cur.read(4) == b"tail"
+
+
 def _pair(kind: int, name: bytes, value: bytes) -> bytes:
     return struct.pack("<HH", kind, len(name)) + name + struct.pack("<I", len(value)) + value
 
