@@ -13,6 +13,7 @@ ABI): the kernel speaks any older minor version a file system asks for.
 from __future__ import annotations
 
 import errno
+import functools
 import stat
 import struct
 import time
@@ -33,6 +34,8 @@ IN_HEADER = struct.Struct("<IIQQIIIHH")
 OUT_HEADER = struct.Struct("<IiQ")
 _ATTR = struct.Struct("<QQQQQQIIIIIIIIII")
 _ENTRY = struct.Struct("<QQQQII")
+#: fuse_entry_out: the entry, then its fuse_attr
+_ENTRY_OUT = struct.Struct(_ENTRY.format + _ATTR.format[1:])
 _ATTR_OUT = struct.Struct("<QII")
 _OPEN_OUT = struct.Struct("<QII")
 _INIT_IN = struct.Struct("<IIII")
@@ -191,23 +194,52 @@ class ReaddirToken:
         self.parts: list[bytes] = []
         self.used = 0
 
+    def add(self, record: bytes) -> bool:
+        """Add one record (:func:`dirent`, after its entry when ``plus``); False, and
+        nothing added, when the reply is full."""
+        if self.used + len(record) > self.size:
+            return False
+        self.parts.append(record)
+        self.used += len(record)
+        return True
+
+
+def dirent(ino: int, mode: int, name: bytes, next_id: int) -> bytes:
+    """One fuse_dirent, padded to 8 bytes; a readdirplus record puts the entry's
+    :func:`pack_entry` before it."""
+    head = _DIRENT.pack(ino, next_id, len(name), stat.S_IFMT(mode) >> 12)
+    return head + name + b"\0" * (-len(name) % 8)
+
 
 def readdir_reply(token: ReaddirToken, name: bytes, attr: EntryAttributes, next_id: int) -> bool:
     """Add one entry; False (and nothing added) when the reply is full."""
-    record = _DIRENT.pack(attr.st_ino, next_id, len(name), stat.S_IFMT(attr.st_mode) >> 12)
-    record += name + b"\0" * (-len(name) % 8)
+    record = dirent(attr.st_ino, attr.st_mode, name, next_id)
     if token.plus:
         record = (attr._packed or _pack_entry(attr)) + record
-    if token.used + len(record) > token.size:
-        return False
-    token.parts.append(record)
-    token.used += len(record)
-    return True
+    return token.add(record)
 
 
+@functools.cache
 def _split_time(seconds: float) -> tuple[int, int]:
+    """(seconds, nanoseconds); the timeouts are a few constants, so it is cached."""
     whole = int(seconds)
     return whole, int((seconds - whole) * 1e9)
+
+
+def pack_entry(
+    ino: int, mode: int, nlink: int, uid: int, gid: int, rdev: int, size: int,
+    blocks: int, blksize: int, atime_ns: int, mtime_ns: int, ctime_ns: int,
+    entry_timeout: float, attr_timeout: float, generation: int = 0,
+) -> bytes:  # fmt: skip
+    """A fuse_entry_out in one step: readdirplus packs one per entry it returns."""
+    entry_s, entry_ns = _split_time(entry_timeout)
+    attr_s, attr_ns = _split_time(attr_timeout)
+    return _ENTRY_OUT.pack(
+        ino, generation, entry_s, attr_s, entry_ns, attr_ns,
+        ino, size, blocks, atime_ns // 10**9, mtime_ns // 10**9, ctime_ns // 10**9,
+        atime_ns % 10**9, mtime_ns % 10**9, ctime_ns % 10**9, mode, nlink, uid, gid, rdev,
+        blksize, 0,
+    )  # fmt: skip
 
 
 def _pack_attr(attr: EntryAttributes) -> bytes:
@@ -220,10 +252,11 @@ def _pack_attr(attr: EntryAttributes) -> bytes:
 
 
 def _pack_entry(attr: EntryAttributes) -> bytes:
-    entry_s, entry_ns = _split_time(attr.entry_timeout)
-    attr_s, attr_ns = _split_time(attr.attr_timeout)
-    head = _ENTRY.pack(attr.st_ino, attr.generation, entry_s, attr_s, entry_ns, attr_ns)
-    return head + _pack_attr(attr)
+    return pack_entry(
+        attr.st_ino, attr.st_mode, attr.st_nlink, attr.st_uid, attr.st_gid, attr.st_rdev,
+        attr.st_size, attr.st_blocks, attr.st_blksize, attr.st_atime_ns, attr.st_mtime_ns,
+        attr.st_ctime_ns, attr.entry_timeout, attr.attr_timeout, attr.generation,
+    )  # fmt: skip
 
 
 def entry_reply(attr: EntryAttributes) -> bytes:
