@@ -12,6 +12,7 @@ import argparse
 import faulthandler
 import fcntl
 import functools
+import gc
 import logging
 import os
 import resource
@@ -193,6 +194,9 @@ async def _serve(dirs: Dirs, idle_timeout: float) -> None:
                 serve_http, dirs.snap_socket, activity.wrap(snapctl.handle), mode=0o666))
             # services may call snapctl: after its socket
             await nursery.start(supervisor.run, sorted(manager.state.snaps), wanted)
+            # what start-up made lives as long as the daemon: the full collections a
+            # cold walk's new listings set off (13-26 ms each) need not walk it again
+            gc.freeze()
             log.info("usersnapd %d serving %s on %s", os.getpid(), dirs.mount, dirs.socket)
             nursery.start_soon(_watch_signals, nursery.cancel_scope)
             nursery.start_soon(_watch_idle, dirs, manager, fs, activity, idle_timeout,
