@@ -34,7 +34,7 @@ import functools
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from usersnap.fusefs.homepolicy import (
@@ -45,6 +45,7 @@ from usersnap.fusefs.homepolicy import (
     identity,
     may_change,
 )
+from usersnap.fusefs.listings import PassListings
 from usersnap.fusefs.protocol import (
     ENOATTR,
     EntryAttributes,
@@ -87,12 +88,6 @@ class _Node:
     lookups: int = 0
 
 
-@dataclass(eq=False, slots=True)
-class _Dir:
-    node: _Node
-    names: list[bytes] = field(default_factory=list)
-
-
 class HomeView:
     """The view of one home directory; :class:`usersnap.fusefs.operations.SnapFS`
     hands it every request about an inode or handle at or above :data:`HOME_BASE`."""
@@ -107,7 +102,7 @@ class HomeView:
         self._keys: dict[object, _Node] = {}
         self._next_ino = HOME_BASE + 1
         self._files: dict[int, int] = {}
-        self._dirs: dict[int, _Dir] = {}
+        self._passes: PassListings[bytes] = PassListings()
         self._next_fh = HOME_BASE
 
     @staticmethod
@@ -116,7 +111,7 @@ class HomeView:
         return number >= HOME_BASE
 
     def open_handles(self) -> int:
-        return len(self._files) + len(self._dirs)
+        return len(self._files)
 
     def close(self) -> None:
         for fd in (*(n.fd for n in self._nodes.values() if n.fd >= 0), *self._files.values()):
@@ -311,32 +306,26 @@ class HomeView:
             names.append(RESERVED.encode())
         return names
 
-    def opendir(self, ino: int) -> int:
+    def readdir(self, ino: int, start_id: int, token: ReaddirToken) -> None:
+        """Offsets as in SnapFS: 1 after ".", 2 after "..", 2 + k after entry k; a pass
+        lists the directory once, at its start (:class:`PassListings`)."""
         node = self._node(ino)
         if node.placeholder and not stat.S_ISDIR(node.placeholder):
             raise FUSEError(errno.ENOTDIR)
-        handle = _Dir(node, self._names(node))
-        fh = self._next_fh
-        self._next_fh += 1
-        self._dirs[fh] = handle
-        return fh
-
-    def readdir(self, fh: int, start_id: int, token: ReaddirToken) -> None:
-        """Offsets as in SnapFS: 1 after ".", 2 after "..", 2 + k after entry k."""
-        handle = self._dirs.get(fh)
-        if handle is None:
-            raise FUSEError(errno.EBADF)
-        node = handle.node
-        if start_id == 0:
-            handle.names = self._names(node)
+        names = self._passes.get(ino, start_id, lambda: self._names(node))
+        if start_id >= 2 + len(names):
+            self._passes.end(ino)
+            return
+        if start_id < 2:
             st = self._stat(node)
-            for index, dot in enumerate((b".", b"..")):
-                if not readdir_reply(token, dot, self._entry(node, st), index + 1):
+            for index in range(start_id, 2):
+                if not readdir_reply(token, (b".", b"..")[index], self._entry(node, st),
+                                     index + 1):  # fmt: skip
                     return
         start = max(start_id, 2)
         reserved = RESERVED.encode() if node is self._root else None
-        while start - 2 < len(handle.names):
-            chunk = handle.names[start - 2:start - 2 + READDIR_CHUNK]
+        while start - 2 < len(names):
+            chunk = names[start - 2:start - 2 + READDIR_CHUNK]
             real = [name for name in chunk if name != reserved]
             found = self._sys(functools.partial(_open_children, node.fd, real))
             opened = dict(zip(real, found, strict=True))
@@ -350,7 +339,10 @@ class HomeView:
                     entry_node, st = self._adopt(*child), child[1]
                 if readdir_reply(token, name, self._entry(entry_node, st),
                                          start + offset + 1):
-                    entry_node.lookups += 1
+                    if token.plus:  # the kernel holds what readdirplus returns
+                        entry_node.lookups += 1
+                    else:
+                        self._drop(entry_node)
                     continue
                 self._drop(entry_node)
                 for rest in opened.values():
@@ -358,9 +350,6 @@ class HomeView:
                         os.close(rest[0])
                 return
             start += len(chunk)
-
-    def releasedir(self, fh: int) -> None:
-        self._dirs.pop(fh, None)
 
     # -- files --------------------------------------------------------------------------
 

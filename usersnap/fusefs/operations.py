@@ -31,11 +31,11 @@ import os
 import stat
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from usersnap.errors import SnapFileError
 from usersnap.fusefs.home import HomeView
+from usersnap.fusefs.listings import PassListings
 from usersnap.fusefs.protocol import (
     ENOATTR,
     EntryAttributes,
@@ -165,15 +165,6 @@ def _list_ahead(image: SnapSource, inode: Inode, budget: int
     return out
 
 
-@dataclass(eq=False, slots=True)
-class _OpenDir:
-    """A directory handle: virtual entries are a snapshot, image ones the listing."""
-
-    node: VirtualDir | ImageNode
-    virtual: list[tuple[bytes, Node]]
-    listing: list[tuple[bytes, Inode]]
-
-
 class SnapFS(Operations):
     """Every revision of every installed snap, read-only, from one FUSE session."""
 
@@ -188,15 +179,16 @@ class SnapFS(Operations):
         self._index = _IndexCache(INDEX_ENTRIES)
         self._attrs: dict[tuple[int, int], EntryAttributes] = {}
         self._files: dict[int, ImageNode] = {}
-        self._dirs: dict[int, _OpenDir] = {}
+        self._passes: PassListings[tuple[bytes, Inode]] = PassListings()
         self._next_fh = 1
         self._walks: dict[tuple[int, int], int] = {}
         self._reported: set[tuple[int, int]] = set()
 
     def open_handles(self) -> int:
-        """Files and directories open on the mount (the daemon stays while any are)."""
+        """Files open on the mount (the daemon stays while any are); directories are
+        opened without a message, so the kernel does not say which are."""
         home = self.home.open_handles() if self.home is not None else 0
-        return len(self._files) + len(self._dirs) + home
+        return len(self._files) + home
 
     def _home(self, number: int) -> HomeView | None:
         """The home view, if ``number`` (an inode or handle) is one of its own."""
@@ -429,62 +421,54 @@ class SnapFS(Operations):
 
     # -- directories --------------------------------------------------------------------
 
-    @_handler
-    def opendir(self, inode: int, ctx: RequestContext) -> FileInfo:
-        """An image directory of a revision that never changes is listed once: the
-        kernel keeps the listing (``cache_readdir``) for every later open and walk."""
-        if (home := self._home(inode)) is not None:
-            return FileInfo(fh=home.opendir(inode), keep_cache=False)
-        node = self._node(inode)
-        if isinstance(node, VirtualDir):
-            handle = _OpenDir(node, self.tree.children(node), [])
-        elif isinstance(node, ImageNode) and node.inode.is_dir:
-            image, dir_inode = node.rev.image, node.inode
-            self.tree.hold(node.rev)
-            try:
-                if node.rev.mutable:  # a tried directory: list it as it is now
-                    listing = self._io(node, lambda: image.listdir(dir_inode))
-                else:
-                    listing = self._listing(node, ahead=True)[0]
-            except BaseException:
-                self.tree.drop(node.rev)
-                raise
-            handle = _OpenDir(node, [], listing)
-        else:
-            raise FUSEError(errno.ENOTDIR)
-        fh = self._new_fh()
-        self._dirs[fh] = handle
-        cached = isinstance(node, ImageNode) and not node.rev.mutable
-        return FileInfo(fh=fh, keep_cache=cached, cache_readdir=cached)
+    # Directories are opened without a message: ``opendir`` is left to answer ENOSYS,
+    # after which the kernel sends neither OPENDIR nor RELEASEDIR, gives every directory
+    # FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, and revalidates a kept listing against the
+    # directory's mtime when a pass starts (AUTO_INVAL_DATA; iversion for changes made
+    # through the mount).  That halves a cold walk's requests and serves a warm one from
+    # the kernel.  Virtual directories change mtime with each change to them (attribute
+    # timeout 0), tried revisions and the home view have their real directories' mtimes.
 
     @_handler
-    def readdir(self, fh: int, start_id: int, token: ReaddirToken) -> None:
+    def readdir(self, inode: int, start_id: int, token: ReaddirToken) -> None:
         """Offsets: 1 after ".", 2 after "..", 2 + k after the k-th entry."""
-        if (home := self._home(fh)) is not None:
-            home.readdir(fh, start_id, token)
+        if (home := self._home(inode)) is not None:
+            home.readdir(inode, start_id, token)
             return
-        handle = self._dirs.get(fh)
-        if handle is None:
-            raise FUSEError(errno.EBADF)
-        node = handle.node
-        if isinstance(node, VirtualDir) and start_id == 0:
-            handle.virtual = self.tree.children(node)  # a rewind sees installs since
+        node = self._node(inode)
+        virtual: list[tuple[bytes, Node]] = []
+        listing: list[tuple[bytes, Inode]] = []
+        if isinstance(node, VirtualDir):
+            virtual = self.tree.children(node)  # few: listed anew for each page
+        elif isinstance(node, ImageNode) and node.inode.is_dir:
+            if node.rev.mutable:  # a tried directory: a pass sees it as it was at its start
+                image, dir_inode = node.rev.image, node.inode
+                listing = self._passes.get(
+                    inode, start_id, lambda: self._io(node, lambda: image.listdir(dir_inode))
+                )
+            else:
+                listing = self._listing(node, ahead=True)[0]
+        else:
+            raise FUSEError(errno.ENOTDIR)
+        if start_id >= 2 + len(virtual) + len(listing):
+            self._passes.end(inode)
+            return
         # the kernel holds what readdirplus returns (not . and ..): each counts a lookup
         plus = token.plus
-        for index in range(start_id, 2 + len(handle.virtual)):
+        for index in range(start_id, 2 + len(virtual)):
             entry: Node
             if index == 0:
                 name, entry = b".", node
             elif index == 1:
                 name, entry = b"..", self.tree.parent(node) or node
             else:
-                name, entry = handle.virtual[index - 2]
+                name, entry = virtual[index - 2]
             if not readdir_reply(token, name, self._entry(entry), index + 1):
                 return
             if plus and index >= 2:
                 self.tree.count(entry)
         if isinstance(node, ImageNode):
-            self._image_entries(node, handle.listing, max(start_id, 2), token)
+            self._image_entries(node, listing, max(start_id, 2), token)
 
     def _image_entries(self, node: ImageNode, listing: list[tuple[bytes, Inode]],
                        start_id: int, token: ReaddirToken) -> None:
@@ -503,15 +487,6 @@ class SnapFS(Operations):
                 return
             if plus:
                 count(rev, inode, parent, name)
-
-    @_handler
-    def releasedir(self, fh: int) -> None:
-        if (home := self._home(fh)) is not None:
-            home.releasedir(fh)
-            return
-        handle = self._dirs.pop(fh, None)
-        if handle is not None and isinstance(handle.node, ImageNode):
-            self.tree.drop(handle.node.rev)
 
     # -- files --------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ thousands of small requests, and pyfuse3's trio task, lock and ``wait_readable``
 request cost more than the answer (docs/benchmarks.md).  The value types keep pyfuse3's
 names and fields, so the handlers read as before; :func:`dispatch` turns one request into
 one call of a handler and its reply, without any I/O, so it is tested with bytes alone.
+One departure from pyfuse3: ``readdir`` is given the directory's inode, not a handle
+(directories are opened without a message, see :mod:`usersnap.fusefs.operations`).
 
 Layouts are ``include/uapi/linux/fuse.h``'s at protocol 7.31 (little-endian x86/arm
 ABI): the kernel speaks any older minor version a file system asks for.
@@ -36,6 +38,8 @@ _ATTR = struct.Struct("<QQQQQQIIIIIIIIII")
 _ENTRY = struct.Struct("<QQQQII")
 #: fuse_entry_out: the entry, then its fuse_attr
 _ENTRY_OUT = struct.Struct(_ENTRY.format + _ATTR.format[1:])
+#: What a readdirplus record holds before its fuse_dirent.
+ENTRY_OUT_SIZE = _ENTRY_OUT.size
 _ATTR_OUT = struct.Struct("<QII")
 _OPEN_OUT = struct.Struct("<QII")
 _INIT_IN = struct.Struct("<IIII")
@@ -362,9 +366,11 @@ def dispatch(
         data: bytes = ops.read(fh, offset, size)
         return data
     if opcode in (READDIRPLUS, READDIR):
-        fh, offset, size, *_ = _READ_IN.unpack_from(body)
+        # the directory, not a handle: usersnap's directories are opened without a
+        # message (opendir answers ENOSYS), so the kernel's handle is always 0
+        _fh, offset, size, *_ = _READ_IN.unpack_from(body)
         token = ReaddirToken(size, opcode == READDIRPLUS)
-        ops.readdir(fh, offset, token)
+        ops.readdir(nodeid, offset, token)
         return b"".join(token.parts)
     if opcode == LOOKUP:
         (name,) = _names(body, 1)

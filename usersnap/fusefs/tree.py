@@ -220,9 +220,17 @@ class SnapTree:
         self._slots: dict[int, MountedRevision] = {}
         self._next_virtual = ROOT_INODE + 1
         self._next_slot = 1
-        self._root_mtime_ns = clock()
+        self._last_stamp = 0
+        self._root_mtime_ns = self._stamp()
         #: held by the FUSE session's handlers; the daemon's changes take it too
         self.lock = StateLock()
+
+    def _stamp(self) -> int:
+        """A virtual directory's new mtime: later than any before, even if the clock
+        stood still or stepped back, since the kernel keeps a directory's listing for
+        as long as its mtime is the one it saw."""
+        self._last_stamp = max(self._clock(), self._last_stamp + 1)
+        return self._last_stamp
 
     # -- changes, from the daemon -------------------------------------------------------
 
@@ -245,7 +253,7 @@ class SnapTree:
         rev.known[image.root.number] = _Known(image.root, snap.dir_ino, revision.encode())
         self._slots[rev.slot] = rev
         snap.revisions[revision] = rev
-        snap.mtime_ns = self._clock()
+        snap.mtime_ns = self._stamp()
 
     @_locked
     def remove_revision(self, name: str, revision: str) -> SnapSource | None:
@@ -257,7 +265,7 @@ class SnapTree:
         rev = snap.revisions.pop(revision, None) if snap else None
         if snap is None or rev is None:
             return None
-        snap.mtime_ns = self._clock()
+        snap.mtime_ns = self._stamp()
         self._drop_snap_if_empty(name)
         rev.removed = True
         root = rev.known.get(rev.root.number)
@@ -277,7 +285,7 @@ class SnapTree:
         else:
             return
         snap.current = revision
-        snap.mtime_ns = self._clock()
+        snap.mtime_ns = self._stamp()
         self._drop_snap_if_empty(name)
 
     @_locked
@@ -292,11 +300,11 @@ class SnapTree:
         snap = self._snaps.get(name)
         if snap is None:
             check_name("snap name", name)
-            snap = _Snap(self._new_virtual(), self._new_virtual(), mtime_ns=self._clock())
+            snap = _Snap(self._new_virtual(), self._new_virtual(), mtime_ns=self._stamp())
             self._snaps[name] = snap
             self._virtual[snap.dir_ino] = VirtualDir(snap.dir_ino, name)
             self._virtual[snap.link_ino] = CurrentLink(snap.link_ino, name)
-            self._root_mtime_ns = self._clock()
+            self._root_mtime_ns = self._stamp()
         return snap
 
     def _new_virtual(self) -> int:
@@ -309,7 +317,7 @@ class SnapTree:
         if not snap.revisions and snap.current is None:
             del self._snaps[name]
             del self._virtual[snap.dir_ino], self._virtual[snap.link_ino]
-            self._root_mtime_ns = self._clock()
+            self._root_mtime_ns = self._stamp()
 
     # -- the kernel's view, from the FUSE handlers --------------------------------------
 

@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import stat
+import struct
 from collections.abc import Callable
 
 import pytest
@@ -98,27 +99,71 @@ def test_lookups_list_a_directory_once() -> None:
     assert img.calls.count("listdir") == 1  # a path lookup lists nothing ahead
 
 
-def test_image_directories_let_the_kernel_keep_their_listing() -> None:
-    fs, _img = make_fs()
-    top = walk(fs, "demo", "x1")
-    image_dir = fs.opendir(top.st_ino, CTX)
-    assert image_dir.cache_readdir and image_dir.keep_cache
-    virtual = fs.opendir(ROOT_INODE, CTX)
-    assert not virtual.cache_readdir and not virtual.keep_cache  # installs change it
-    assert fs.open_handles() == 2
-    fs.releasedir(image_dir.fh)
-    fs.releasedir(virtual.fh)
-    assert fs.open_handles() == 0
+def readdir(fs: SnapFS, ino: int, *, plus: bool = True, size: int = 4096
+            ) -> list[tuple[bytes, int]]:
+    """A whole pass as the kernel makes it: pages of ``size`` bytes until an empty one;
+    (name, inode) of each entry, "." and ".." included."""
+    found: list[tuple[bytes, int]] = []
+    offset = 0
+    while True:
+        token = protocol.ReaddirToken(size, plus)
+        fs.readdir(ino, offset, token)
+        if not token.parts:
+            return found
+        for record in token.parts:
+            head = protocol.ENTRY_OUT_SIZE if plus else 0
+            number, offset, length, _kind = struct.unpack_from("<QQII", record, head)
+            found.append((record[head + 24 : head + 24 + length], number))
 
 
-def test_opendir_lists_the_directories_below_ahead() -> None:
+def test_directories_are_opened_without_a_message() -> None:
     fs, img = make_fs()
     top = walk(fs, "demo", "x1")
-    fs.releasedir(fs.opendir(top.st_ino, CTX).fh)
+    # ENOSYS: the kernel then opens every directory itself and keeps its listing
+    assert errno_of(lambda: fs.opendir(top.st_ino, CTX)) == errno.ENOSYS
+    assert [name for name, _ in readdir(fs, ROOT_INODE)] == [b".", b"..", b"demo"]
+    entries = readdir(fs, top.st_ino)
+    assert [name for name, _ in entries] == [b".", b"..", b"bin", b"empty", b"meta"]
+    assert dict(entries)[b"bin"] == walk(fs, "demo", "x1", "bin").st_ino
+    assert readdir(fs, top.st_ino, size=200)[2:] == entries[2:]  # one entry per page
+    assert fs.open_handles() == 0
+    app = walk(fs, "demo", "x1", "bin", "app")
+    assert errno_of(lambda: readdir(fs, app.st_ino)) == errno.ENOTDIR
+    assert img.calls.count("listdir") == 4  # x1 and the three below it, once
+
+
+def test_readdirplus_entries_count_as_lookups() -> None:
+    fs, _img = make_fs()
+    top = walk(fs, "demo", "x1")
+    bin_ino = dict(readdir(fs, top.st_ino))[b"bin"]
+    fs.forget([(bin_ino, 1)])  # the one readdirplus gave
+    assert errno_of(lambda: fs.getattr(bin_ino, CTX)) == errno.ENOENT
+    bin_ino = dict(readdir(fs, top.st_ino, plus=False))[b"bin"]
+    assert errno_of(lambda: fs.getattr(bin_ino, CTX)) == errno.ENOENT  # none for plain
+
+
+def test_a_pass_over_a_tried_directory_lists_it_once() -> None:
+    img = FakeImage({f"d/f{i:02d}": b"x" for i in range(20)} | {"meta/snap.yaml": b"y"})
+    tree = SnapTree(uid=1000, gid=1000)
+    tree.add_revision("demo", "x1", img, mutable=True)  # type: ignore[arg-type]
+    fs = SnapFS(tree)
+    d = walk(fs, "demo", "x1", "d")
+    before = img.calls.count("listdir")
+    names = [name for name, _ in readdir(fs, d.st_ino, size=400)]  # about ten pages
+    assert names[2:] == [f"f{i:02d}".encode() for i in range(20)]
+    assert img.calls.count("listdir") == before + 1
+    assert len(fs._passes) == 0  # ended with the pass
+    readdir(fs, d.st_ino)
+    assert img.calls.count("listdir") == before + 2  # a new pass sees the directory anew
+
+
+def test_a_pass_lists_the_directories_below_ahead() -> None:
+    fs, img = make_fs()
+    top = walk(fs, "demo", "x1")
+    readdir(fs, top.st_ino)
     assert img.calls.count("listdir") == 4  # x1, then bin, meta and empty ahead
     for name in ("bin", "meta", "empty"):
-        sub = walk(fs, "demo", "x1", name)
-        fs.releasedir(fs.opendir(sub.st_ino, CTX).fh)
+        readdir(fs, walk(fs, "demo", "x1", name).st_ino)
     assert img.calls.count("listdir") == 4
 
 
@@ -127,16 +172,16 @@ def test_listing_ahead_is_bounded_and_skips_damage(
     monkeypatch.setattr("usersnap.fusefs.operations.LIST_AHEAD_ENTRIES", 3)
     fs, img = make_fs()
     top = walk(fs, "demo", "x1")
-    fs.releasedir(fs.opendir(top.st_ino, CTX).fh)
+    readdir(fs, top.st_ino)
     assert img.calls.count("listdir") == 1  # x1's own three entries used the budget
     monkeypatch.undo()
     fs, img = make_fs()
     meta = dict(img.listings[img.root.number])[b"meta"]
     img.failures[meta.number] = CorruptImageError("bad listing")
     top = walk(fs, "demo", "x1")
-    fs.releasedir(fs.opendir(top.st_ino, CTX).fh)
+    readdir(fs, top.st_ino)
     meta_entry = fs.lookup(top.st_ino, b"meta", CTX)
-    assert errno_of(lambda: fs.opendir(meta_entry.st_ino, CTX).fh) == errno.EIO
+    assert errno_of(lambda: readdir(fs, meta_entry.st_ino)) == errno.EIO
 
 
 def test_open_read_release() -> None:
@@ -186,7 +231,7 @@ def test_a_walk_prefetches_the_next_files_of_its_directory() -> None:
     tree.add_revision("demo", "x1", img)  # type: ignore[arg-type]
     fs = SnapFS(tree)
     lib = walk(fs, "demo", "x1", "lib")
-    handle = fs.opendir(lib.st_ino, CTX).fh
+    readdir(fs, lib.st_ino)
 
     def open_file(name: str, *, read: bool = True) -> None:
         entry = fs.lookup(lib.st_ino, name.encode(), CTX)
@@ -207,7 +252,6 @@ def test_a_walk_prefetches_the_next_files_of_its_directory() -> None:
     for name in ("f00", "f01", "f02", "f03"):  # a walk the page cache serves
         open_file(name, read=False)
     assert len(img.prefetched) == 1
-    fs.releasedir(handle)
 
 
 def test_corrupt_data_is_eio_and_one_log_line(caplog: pytest.LogCaptureFixture) -> None:

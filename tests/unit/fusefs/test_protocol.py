@@ -52,7 +52,8 @@ class Recorder(Operations):
             return FileInfo(fh=3, keep_cache=False)
         return FileInfo(fh=4, cache_readdir=True)
 
-    def readdir(self, fh: int, start: int, token: protocol.ReaddirToken) -> None:
+    def readdir(self, inode: int, start: int, token: protocol.ReaddirToken) -> None:
+        self.calls.append(("readdir", inode, start))
         for index, name in enumerate([b"a", b"bb", b"c" * 200][start:], start):
             if not readdir_reply(token, name, attr(10 + index), index + 1):
                 return
@@ -133,8 +134,17 @@ def test_readdirplus_fills_up_to_the_size_asked_and_resumes() -> None:
     assert names == [b"a", b"bb", b"c" * 200]
     first = call(ops, protocol.READDIRPLUS, struct.pack("<QQIIQII", 3, 0, 400, 0, 0, 0, 0))
     assert first is not None and len(first) == 2 * (128 + 24 + 8)  # the third does not fit
-    rest = call(ops, protocol.READDIR, struct.pack("<QQIIQII", 3, 2, 4096, 0, 0, 0, 0))
+    rest = call(ops, protocol.READDIR, struct.pack("<QQIIQII", 0, 2, 4096, 0, 0, 0, 0), 5)
     assert rest is not None and len(rest) == 24 + 200  # plain entries, resumed at 2
+    # the directory's inode reaches the handler, whatever the handle (always 0 for us)
+    assert ops.calls[-1] == ("readdir", 5, 2)
+
+
+def test_opendir_answers_enosys_unless_a_file_system_opens_directories() -> None:
+    """ENOSYS makes the kernel open every later directory without a message."""
+    with pytest.raises(FUSEError) as err:
+        call(Operations(), protocol.OPENDIR, bytes(8), nodeid=1)
+    assert err.value.errno == errno.ENOSYS
 
 
 def test_opendir_may_ask_the_kernel_to_keep_the_listing() -> None:

@@ -192,3 +192,22 @@ def test_parent_and_describe_follow_the_names_the_kernel_saw() -> None:
     orphan = ImageNode(top.rev, img.by_path["bin/app"], (1 << 32) | 999, b"app")
     assert tree.describe(orphan) == f"snap demo revision x1, /.../app (inode {number})"
     assert tree.describe(top).startswith("snap demo revision x1, / (inode")
+
+
+def test_virtual_directories_get_a_new_mtime_with_each_change() -> None:
+    """The kernel keeps a directory's listing while its mtime stays the same."""
+    tree = SnapTree(uid=1000, gid=100, clock=lambda: 5)  # a clock that stands still
+    root = tree.node(ROOT_INODE)
+    assert root is not None
+    seen = [tree.attr(root).mtime_ns]
+    tree.add_revision("demo", "x1", image())  # type: ignore[arg-type]
+    seen.append(tree.attr(root).mtime_ns)
+    demo = snap_dir(tree, "demo")
+    seen.append(tree.attr(demo).mtime_ns)
+    tree.set_current("demo", "x1")
+    seen.append(tree.attr(demo).mtime_ns)
+    tree.remove_revision("demo", "x1")
+    seen.append(tree.attr(demo).mtime_ns)
+    tree.set_current("demo", None)  # the snap goes from the root's listing
+    seen.append(tree.attr(root).mtime_ns)
+    assert seen == sorted(set(seen))  # strictly later each time
