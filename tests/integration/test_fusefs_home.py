@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,6 +57,21 @@ def test_lists_visible_names_and_hides_the_view(view: Path, real: Path) -> None:
     assert os.readlink(view / "keys") == ".ssh"
     assert os.readlink(view / ".dotlink") == "notes.txt"
     assert (view / ".dotlink").read_text() == "notes\n"  # resolved back in the view
+
+
+def test_listings_follow_changes(view: Path, real: Path) -> None:
+    """The kernel keeps a listing: changes through the view show at once, changes
+    made outside it once the directory's attributes expire (home.TIMEOUT, 1 s)."""
+    assert "made" not in os.listdir(view)
+    (view / "made").write_text("x")
+    assert "made" in os.listdir(view)
+    (view / "made").unlink()
+    assert "made" not in os.listdir(view)
+    (real / "outside").mkdir()
+    deadline = time.monotonic() + 10
+    while "outside" not in os.listdir(view):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def test_hidden_entries_are_empty_placeholders(view: Path) -> None:

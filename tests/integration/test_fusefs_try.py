@@ -61,11 +61,13 @@ def test_edits_show_at_once(tmp_path: Path, server: FuseServer, mnt: Path) -> No
     script.write_text("3\n")
     assert (view / "bin" / "app").read_text() == "3\n"
     assert not (view / "bin" / "new").exists()  # no negative entry may be remembered
+    assert os.listdir(view / "bin") == ["app"]  # the kernel keeps this listing...
     (src / "bin" / "new").write_text("new\n")
     assert (view / "bin" / "new").read_text() == "new\n"
-    assert sorted(os.listdir(view / "bin")) == ["app", "new"]
+    assert sorted(os.listdir(view / "bin")) == ["app", "new"]  # ...while mtime stays
     (src / "bin" / "new").unlink()
     assert not (view / "bin" / "new").exists()
+    assert os.listdir(view / "bin") == ["app"]
     held = open(view / "bin" / "app", "rb")  # noqa: SIM115 - kept open across the swap
     try:
         tmp = src / "bin" / ".app.swp"

@@ -469,7 +469,7 @@ class SnapTree:
         timeout = LIVE_TIMEOUT if rev.mutable else IMAGE_TIMEOUT
         return Attr(
             rev.slot << SLOT_SHIFT | inode.number, mode, inode.nlink, inode.uid, inode.gid,
-            inode.rdev, inode.size, inode.mtime * 1_000_000_000, rev.image.block_size,
+            inode.rdev, inode.size, inode.mtime_ns, rev.image.block_size,
             (inode.size + 511) // 512 if has_data else 0,
             VIRTUAL_TIMEOUT if root else timeout, timeout,
         )  # fmt: skip

@@ -75,6 +75,13 @@ class Inode:
     #: directory: the parent's inode number, to refuse directory cycles
     _parent: int = 0
     _target: bytes = b""
+    #: nanoseconds past ``mtime``: a tried directory's files have them, squashfs keeps
+    #: whole seconds (and the kernel keeps a directory's listing while mtime holds)
+    mtime_nsec: int = 0
+
+    @property
+    def mtime_ns(self) -> int:
+        return self.mtime * 1_000_000_000 + self.mtime_nsec
 
     @property
     def is_dir(self) -> bool:

@@ -282,10 +282,12 @@ class DirSource:
                                              stat.S_IFMT(st.st_mode), mountpoint)
         kind = stat.S_IFMT(st.st_mode)
         has_xattrs = kind in (stat.S_IFREG, stat.S_IFDIR)
+        seconds, nanos = divmod(st.st_mtime_ns, 10**9)
         return Inode(
             ref=number, number=number, mode=st.st_mode, uid=st.st_uid, gid=st.st_gid,
-            mtime=int(st.st_mtime), size=st.st_size if has_xattrs or kind == stat.S_IFLNK else 0,
+            mtime=seconds, size=st.st_size if has_xattrs or kind == stat.S_IFLNK else 0,
             nlink=st.st_nlink, rdev=st.st_rdev, xattr=0 if has_xattrs else INVALID_INDEX,
+            mtime_nsec=nanos,
         )  # fmt: skip
 
     def _child(self, parent: _Where, parent_number: int, name: bytes,

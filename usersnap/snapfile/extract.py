@@ -92,7 +92,7 @@ def _write_file(source: SnapSource, inode: Inode, name: bytes, dir_fd: int) -> N
             os.write(fd, data)
             offset += len(data)
         os.fchmod(fd, _mode(inode))
-        os.utime(fd, ns=(inode.mtime * 10**9, inode.mtime * 10**9))
+        os.utime(fd, ns=(inode.mtime_ns, inode.mtime_ns))
     finally:
         os.close(fd)
 

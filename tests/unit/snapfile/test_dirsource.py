@@ -68,6 +68,8 @@ def test_listing_in_byte_order_with_host_metadata(source: DirSource, tree: Path)
     st = os.lstat(tree / "bin" / "app")
     assert (app.mode, app.size, app.uid, app.gid, app.mtime, app.nlink) == (
         st.st_mode, st.st_size, st.st_uid, st.st_gid, int(st.st_mtime), 1)
+    os.utime(tree / "bin", ns=(5, 1_700_000_000_123_456_789))
+    assert source.resolve("bin").mtime_ns == 1_700_000_000_123_456_789  # to the nanosecond
     assert stat.S_ISFIFO(entries[b"fifo"].mode) and entries[b"fifo"].size == 0
     assert entries[b"link"].is_symlink and entries[b"link"].size == len("bin/app")
     assert source.read_all(entries[b"latin1_\xe9\xff"]) == b"not utf-8\n"
