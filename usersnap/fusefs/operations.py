@@ -37,7 +37,9 @@ from usersnap.errors import SnapFileError
 from usersnap.fusefs.home import HomeView
 from usersnap.fusefs.listings import PassListings
 from usersnap.fusefs.protocol import (
+    DIRENTPLUS,
     ENOATTR,
+    NAME_PADDING,
     EntryAttributes,
     FileInfo,
     FUSEError,
@@ -47,8 +49,8 @@ from usersnap.fusefs.protocol import (
     SetattrFields,
     StatvfsData,
     dirent,
-    pack_entry,
     readdir_reply,
+    split_time,
 )
 from usersnap.fusefs.tree import (
     IMAGE_TIMEOUT,
@@ -93,6 +95,9 @@ WALKS = 1024
 #: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without an image call.
 NO_XATTR = 0xFFFFFFFF
 NAME_MAX = 255
+#: Kinds whose attributes count blocks (SnapTree.image_attr), and their mask.
+_HAS_DATA = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK})
+_S_IFMT = 0o170000
 #: Where the home view is, under the root (``Dirs.home_view``).
 HOME_VIEW = b".home"
 
@@ -472,21 +477,43 @@ class SnapFS(Operations):
 
     def _image_entries(self, node: ImageNode, listing: list[tuple[bytes, Inode]],
                        start_id: int, token: ReaddirToken) -> None:
-        """readdir's image entries from ``start_id`` on, packed straight from the
-        listing's inodes: most of a cold walk, where building an EntryAttributes per
-        entry was half of readdirplus's cost."""
-        rev, parent, plus = node.rev, node.ino, token.plus
-        base = rev.slot << SLOT_SHIFT
-        image_attr, count = self.tree.image_attr, self.tree.count_image
+        """readdir's image entries from ``start_id`` on.  Most of a cold walk is here,
+        so a readdirplus record is one pack straight from the listing's inode (0.6 µs,
+        against 2.4 through an Attr and an EntryAttributes): the same attributes as
+        :meth:`SnapTree.image_attr`, which test_readdirplus_agrees_with_lookup holds
+        it to."""
+        rev = node.rev
+        base, used, size, parts = rev.slot << SLOT_SHIFT, token.used, token.size, token.parts
+        if not token.plus:
+            for index in range(start_id, 2 + len(listing)):
+                name, inode = listing[index - 2]
+                if not token.add(dirent(base | inode.number, inode.mode, name, index + 1)):
+                    return
+            return
+        pack, padding = DIRENTPLUS.pack, NAME_PADDING
+        seconds, nanos = split_time(LIVE_TIMEOUT if rev.mutable else IMAGE_TIMEOUT)
+        blksize = rev.image.block_size
+        index = start_id
         for index in range(start_id, 2 + len(listing)):
             name, inode = listing[index - 2]
-            record = dirent(base | inode.number, inode.mode, name, index + 1)
-            if plus:
-                record = _packed_entry(image_attr(rev, inode, root=False)) + record
-            if not token.add(record):
-                return
-            if plus:
-                count(rev, inode, parent, name)
+            ino, mode, length = base | inode.number, inode.mode, len(name)
+            mtime, m_ns, data = inode.mtime, inode.mtime_nsec, inode.size
+            blocks = (data + 511) // 512 if mode & _S_IFMT in _HAS_DATA else 0
+            record = pack(
+                ino, 0, seconds, seconds, nanos, nanos,
+                ino, data, blocks, mtime, mtime, mtime, m_ns, m_ns, m_ns, mode, inode.nlink,
+                inode.uid, inode.gid, inode.rdev, blksize, 0,
+                ino, index + 1, length, (mode & _S_IFMT) >> 12,
+            ) + name + padding[length & 7]  # fmt: skip
+            if used + len(record) > size:
+                break
+            parts.append(record)
+            used += len(record)
+        else:
+            index = 2 + len(listing)
+        token.used = used
+        # the kernel holds each entry readdirplus returned: one lookup each
+        self.tree.count_images(rev, node.ino, listing[start_id - 2 : index - 2])
 
     # -- files --------------------------------------------------------------------------
 
@@ -680,14 +707,6 @@ def _entry_attributes(attr: Attr) -> EntryAttributes:
     entry.entry_timeout = attr.entry_timeout
     entry.attr_timeout = attr.attr_timeout
     return entry
-
-
-def _packed_entry(attr: Attr) -> bytes:
-    """:func:`_entry_attributes`, packed for the reply without making the object."""
-    m = attr.mtime_ns
-    return pack_entry(attr.ino, attr.mode, attr.nlink, attr.uid, attr.gid, attr.rdev,
-                      attr.size, attr.blocks, attr.blksize, m, m, m, attr.entry_timeout,
-                      attr.attr_timeout)  # fmt: skip
 
 
 def _negative_entry(timeout: float) -> EntryAttributes:

@@ -40,13 +40,17 @@ _ENTRY = struct.Struct("<QQQQII")
 _ENTRY_OUT = struct.Struct(_ENTRY.format + _ATTR.format[1:])
 #: What a readdirplus record holds before its fuse_dirent.
 ENTRY_OUT_SIZE = _ENTRY_OUT.size
+_DIRENT = struct.Struct("<QQII")
+#: A readdirplus record up to its name, in one pack: fuse_entry_out, then fuse_dirent.
+DIRENTPLUS = struct.Struct(_ENTRY_OUT.format + _DIRENT.format[1:])
+#: What follows a name of length n % 8 in a record: records are 8-byte aligned.
+NAME_PADDING = tuple(b"\0" * (-n % 8) for n in range(8))
 _ATTR_OUT = struct.Struct("<QII")
 _OPEN_OUT = struct.Struct("<QII")
 _INIT_IN = struct.Struct("<IIII")
 _INIT_OUT = struct.Struct("<IIIIHHIIHHI28x")
 _READ_IN = struct.Struct("<QQIIQII")
 _WRITE_IN = struct.Struct("<QQIIQII")
-_DIRENT = struct.Struct("<QQII")
 _FORGET_ONE = struct.Struct("<QQ")
 _SETATTR_IN = struct.Struct("<IIQQQQQQIIIIIIII")
 _STATFS_OUT = struct.Struct("<QQQQQIII28x")
@@ -210,9 +214,9 @@ class ReaddirToken:
 
 def dirent(ino: int, mode: int, name: bytes, next_id: int) -> bytes:
     """One fuse_dirent, padded to 8 bytes; a readdirplus record puts the entry's
-    :func:`pack_entry` before it."""
+    fuse_entry_out before it."""
     head = _DIRENT.pack(ino, next_id, len(name), stat.S_IFMT(mode) >> 12)
-    return head + name + b"\0" * (-len(name) % 8)
+    return head + name + NAME_PADDING[len(name) & 7]
 
 
 def readdir_reply(token: ReaddirToken, name: bytes, attr: EntryAttributes, next_id: int) -> bool:
@@ -224,26 +228,10 @@ def readdir_reply(token: ReaddirToken, name: bytes, attr: EntryAttributes, next_
 
 
 @functools.cache
-def _split_time(seconds: float) -> tuple[int, int]:
+def split_time(seconds: float) -> tuple[int, int]:
     """(seconds, nanoseconds); the timeouts are a few constants, so it is cached."""
     whole = int(seconds)
     return whole, int((seconds - whole) * 1e9)
-
-
-def pack_entry(
-    ino: int, mode: int, nlink: int, uid: int, gid: int, rdev: int, size: int,
-    blocks: int, blksize: int, atime_ns: int, mtime_ns: int, ctime_ns: int,
-    entry_timeout: float, attr_timeout: float, generation: int = 0,
-) -> bytes:  # fmt: skip
-    """A fuse_entry_out in one step: readdirplus packs one per entry it returns."""
-    entry_s, entry_ns = _split_time(entry_timeout)
-    attr_s, attr_ns = _split_time(attr_timeout)
-    return _ENTRY_OUT.pack(
-        ino, generation, entry_s, attr_s, entry_ns, attr_ns,
-        ino, size, blocks, atime_ns // 10**9, mtime_ns // 10**9, ctime_ns // 10**9,
-        atime_ns % 10**9, mtime_ns % 10**9, ctime_ns % 10**9, mode, nlink, uid, gid, rdev,
-        blksize, 0,
-    )  # fmt: skip
 
 
 def _pack_attr(attr: EntryAttributes) -> bytes:
@@ -256,11 +244,10 @@ def _pack_attr(attr: EntryAttributes) -> bytes:
 
 
 def _pack_entry(attr: EntryAttributes) -> bytes:
-    return pack_entry(
-        attr.st_ino, attr.st_mode, attr.st_nlink, attr.st_uid, attr.st_gid, attr.st_rdev,
-        attr.st_size, attr.st_blocks, attr.st_blksize, attr.st_atime_ns, attr.st_mtime_ns,
-        attr.st_ctime_ns, attr.entry_timeout, attr.attr_timeout, attr.generation,
-    )  # fmt: skip
+    entry_s, entry_ns = split_time(attr.entry_timeout)
+    attr_s, attr_ns = split_time(attr.attr_timeout)
+    head = _ENTRY.pack(attr.st_ino, attr.generation, entry_s, attr_s, entry_ns, attr_ns)
+    return head + _pack_attr(attr)
 
 
 def entry_reply(attr: EntryAttributes) -> bytes:
@@ -268,7 +255,7 @@ def entry_reply(attr: EntryAttributes) -> bytes:
 
 
 def attr_reply(attr: EntryAttributes) -> bytes:
-    seconds, nanos = _split_time(attr.attr_timeout)
+    seconds, nanos = split_time(attr.attr_timeout)
     return _ATTR_OUT.pack(seconds, nanos, 0) + _pack_attr(attr)
 
 

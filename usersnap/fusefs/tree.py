@@ -35,7 +35,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Concatenate, NamedTuple, ParamSpec, Protocol, TypeVar
 
@@ -385,14 +385,23 @@ class SnapTree:
 
     @staticmethod
     def count_image(rev: MountedRevision, inode: Inode, parent: int, name: bytes) -> None:
-        """:meth:`count` for ``ImageNode(rev, inode, parent, name)``, without making it
-        (readdirplus counts every entry it returns)."""
-        known = rev.known.get(inode.number)
-        if known is None:
-            known = rev.known[inode.number] = _Known(inode, parent, name)
-        elif rev.mutable:  # the latest attributes, and where they were seen
-            known.inode, known.parent, known.name = inode, parent, name
-        known.lookups += 1
+        """:meth:`count` for ``ImageNode(rev, inode, parent, name)``, without making it."""
+        SnapTree.count_images(rev, parent, [(name, inode)])
+
+    @staticmethod
+    def count_images(rev: MountedRevision, parent: int,
+                     entries: Sequence[tuple[bytes, Inode]]) -> None:
+        """:meth:`count_image` for each entry of directory ``parent`` that readdirplus
+        returned, in one call (a cold walk returns thousands)."""
+        known, mutable = rev.known, rev.mutable
+        for name, inode in entries:
+            found = known.get(inode.number)
+            if found is None:
+                known[inode.number] = _Known(inode, parent, name, 1)
+                continue
+            if mutable:  # the latest attributes, and where they were seen
+                found.inode, found.parent, found.name = inode, parent, name
+            found.lookups += 1
 
     def refresh(self, node: ImageNode, inode: Inode) -> ImageNode:
         """Remember newer attributes of a mutable revision's inode (same number)."""

@@ -9,6 +9,7 @@ import os
 import stat
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from usersnap.fusefs import protocol
 from usersnap.fusefs.operations import SnapFS
 from usersnap.fusefs.protocol import EntryAttributes, FUSEError, RequestContext
 from usersnap.fusefs.tree import IMAGE_TIMEOUT, ROOT_INODE, SnapTree
+from usersnap.snapfile.dirsource import DirSource
 from usersnap.snapfile.squashfs import CorruptImageError
 
 CTX = RequestContext(uid=1000, gid=1000, pid=1, umask=0o022)
@@ -130,6 +132,41 @@ def test_directories_are_opened_without_a_message() -> None:
     app = walk(fs, "demo", "x1", "bin", "app")
     assert errno_of(lambda: readdir(fs, app.st_ino)) == errno.ENOTDIR
     assert img.calls.count("listdir") == 4  # x1 and the three below it, once
+
+
+def plus_records(fs: SnapFS, ino: int) -> dict[bytes, bytes]:
+    """name -> the fuse_entry_out readdirplus gave it."""
+    token = protocol.ReaddirToken(1 << 20, True)
+    fs.readdir(ino, 2, token)
+    out = {}
+    for record in token.parts:
+        length = struct.unpack_from("<I", record, protocol.ENTRY_OUT_SIZE + 16)[0]
+        name = record[protocol.ENTRY_OUT_SIZE + 24 : protocol.ENTRY_OUT_SIZE + 24 + length]
+        out[name] = record[: protocol.ENTRY_OUT_SIZE]
+    return out
+
+
+@pytest.mark.parametrize("tried", [False, True])
+def test_readdirplus_agrees_with_lookup(tmp_path: Path, tried: bool) -> None:
+    """The packed fast path gives each entry exactly what a lookup of it answers."""
+    tree = SnapTree(uid=1000, gid=1000)
+    if tried:  # live attributes, nanosecond mtimes, and kinds without data
+        (tmp_path / "meta").mkdir()
+        (tmp_path / "meta" / "snap.yaml").write_text("name: d\n")
+        (tmp_path / "file").write_bytes(DATA)
+        (tmp_path / "link").symlink_to("file")
+        os.mkfifo(tmp_path / "fifo")
+        os.utime(tmp_path / "file", ns=(1, 1_700_000_000_987_654_321))
+        tree.add_revision("demo", "x1", DirSource(tmp_path), mutable=True)
+    else:
+        img = FakeImage({"file": DATA, "link": Link(b"file"), "meta/snap.yaml": b"y"})
+        tree.add_revision("demo", "x1", img)  # type: ignore[arg-type]
+    fs = SnapFS(tree)
+    top = walk(fs, "demo", "x1")
+    records = plus_records(fs, top.st_ino)
+    assert set(records) >= {b"file", b"link", b"meta"}
+    for name, record in records.items():
+        assert record == protocol.entry_reply(fs.lookup(top.st_ino, name, CTX)), name
 
 
 def test_readdirplus_entries_count_as_lookups() -> None:
