@@ -53,6 +53,7 @@ from usersnap.fusefs.protocol import (
     split_time,
 )
 from usersnap.fusefs.tree import (
+    HAS_DATA,
     IMAGE_TIMEOUT,
     LIVE_TIMEOUT,
     ROOT_INODE,
@@ -95,9 +96,7 @@ WALKS = 1024
 #: SquashFS's "no xattrs" index (SQUASHFS_INVALID_XATTR): answer without an image call.
 NO_XATTR = 0xFFFFFFFF
 NAME_MAX = 255
-#: Kinds whose attributes count blocks (SnapTree.image_attr), and their mask.
-_HAS_DATA = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK})
-_S_IFMT = 0o170000
+_S_IFMT = 0o170000  # stat.S_IFMT's mask, without its call per entry
 #: Where the home view is, under the root (``Dirs.home_view``).
 HOME_VIEW = b".home"
 
@@ -498,7 +497,7 @@ class SnapFS(Operations):
             name, inode = listing[index - 2]
             ino, mode, length = base | inode.number, inode.mode, len(name)
             mtime, m_ns, data = inode.mtime, inode.mtime_nsec, inode.size
-            blocks = (data + 511) // 512 if mode & _S_IFMT in _HAS_DATA else 0
+            blocks = (data + 511) // 512 if mode & _S_IFMT in HAS_DATA else 0
             record = pack(
                 ino, 0, seconds, seconds, nanos, nanos,
                 ino, data, blocks, mtime, mtime, mtime, m_ns, m_ns, m_ns, mode, inode.nlink,

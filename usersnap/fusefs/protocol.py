@@ -295,8 +295,9 @@ def _enosys(self: object, *args: Any) -> Any:
 
 
 class Operations:
-    """Handlers :func:`dispatch` calls, pyfuse3's names and arguments: by default each
-    answers ENOSYS, which tells the kernel not to ask again where it can (flush, ...)."""
+    """Handlers :func:`dispatch` calls, pyfuse3's names and arguments (but ``readdir``
+    gets the directory's inode): by default each answers ENOSYS, which tells the kernel
+    not to ask again where it can (opendir, flush, ...)."""
 
     def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         """The kernel forgot ``nlookup`` references to each inode; nothing to answer."""

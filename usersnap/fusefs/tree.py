@@ -53,6 +53,8 @@ IMAGE_TIMEOUT = 86400.0
 VIRTUAL_TIMEOUT = 0.0
 #: Mutable revisions change under the kernel too.
 LIVE_TIMEOUT = 0.0
+#: The kinds whose attributes count 512-byte blocks of their size.
+HAS_DATA = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK})
 CURRENT = "current"
 VIRTUAL_BLKSIZE = 4096
 
@@ -474,7 +476,7 @@ class SnapTree:
         """The image's own metadata, uid/gid included (snapd's images are all root's);
         ``root``: the inode is the revision's root directory."""
         mode = inode.mode
-        has_data = stat.S_IFMT(mode) in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
+        has_data = stat.S_IFMT(mode) in HAS_DATA
         timeout = LIVE_TIMEOUT if rev.mutable else IMAGE_TIMEOUT
         return Attr(
             rev.slot << SLOT_SHIFT | inode.number, mode, inode.nlink, inode.uid, inode.gid,
