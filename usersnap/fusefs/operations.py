@@ -78,12 +78,11 @@ T = TypeVar("T")
 
 #: Directory entries kept as name indexes so that repeated lookups need no image call.
 INDEX_ENTRIES = 32768
-#: A cold opendir also lists the directory's subdirectories, breadth first, up to this
-#: many entries, in the same image call: a walk (find, tar, ls -R) opens them next, and
-#: a thread hop per directory was a large part of a cold find (py-spy, with pyfuse3).
+#: A pass over a cold directory also lists its subdirectories, breadth first, up to this
+#: many entries, in the same image call: a walk (find, tar, ls -R) reads them next, and
+#: an image call per directory made a cold find slower (A/B: 0 or 8192 entries, slower).
 LIST_AHEAD_ENTRIES = 2048
-#: Image inodes whose reply attributes are kept ready: readdirplus sends every entry of a
-#: directory on each listing, and building the reply was most of its cost (~200 B each).
+#: Image inodes whose lookup and getattr replies are kept ready (~200 B each).
 ATTR_ENTRIES = 16384
 #: A walk (tar, cp -r, rsync) reads a directory's files in stored order: a first read at
 #: most this many entries after the previous one in the same directory counts as one.
@@ -266,7 +265,7 @@ class SnapFS(Operations):
 
     def _listing(self, node: ImageNode, *, ahead: bool = False) -> _Listing:
         """An immutable directory's listing, from memory when it was used lately;
-        ``ahead`` (opendir: a walk) also lists the directories below (``_list_ahead``),
+        ``ahead`` (readdir: a walk) also lists the directories below (``_list_ahead``),
         which a path lookup (an app opening its files) does not need."""
         if node.rev.closed:
             raise FUSEError(errno.ENOENT)
@@ -482,7 +481,7 @@ class SnapFS(Operations):
         :meth:`SnapTree.image_attr`, which test_readdirplus_agrees_with_lookup holds
         it to."""
         rev = node.rev
-        base, used, size, parts = rev.slot << SLOT_SHIFT, token.used, token.size, token.parts
+        base = rev.slot << SLOT_SHIFT
         if not token.plus:
             for index in range(start_id, 2 + len(listing)):
                 name, inode = listing[index - 2]
@@ -491,8 +490,8 @@ class SnapFS(Operations):
             return
         pack, padding = DIRENTPLUS.pack, NAME_PADDING
         seconds, nanos = split_time(LIVE_TIMEOUT if rev.mutable else IMAGE_TIMEOUT)
-        blksize = rev.image.block_size
-        index = start_id
+        blksize, used, size, parts = rev.image.block_size, token.used, token.size, token.parts
+        end = start_id  # after the last entry added
         for index in range(start_id, 2 + len(listing)):
             name, inode = listing[index - 2]
             ino, mode, length = base | inode.number, inode.mode, len(name)
@@ -508,11 +507,10 @@ class SnapFS(Operations):
                 break
             parts.append(record)
             used += len(record)
-        else:
-            index = 2 + len(listing)
+            end = index + 1
         token.used = used
         # the kernel holds each entry readdirplus returned: one lookup each
-        self.tree.count_images(rev, node.ino, listing[start_id - 2 : index - 2])
+        self.tree.count_images(rev, node.ino, listing[start_id - 2 : end - 2])
 
     # -- files --------------------------------------------------------------------------
 

@@ -12,11 +12,13 @@ and virtual numbers are never reused, so a number the kernel still caches can ne
 start meaning something else, and hard links (one squashfs inode) share ``st_ino``.
 
 Removing a revision.  ``remove_revision`` unlinks it from the tree at once and returns its
-image, which the tree keeps owning (the caller must not close it): files and directories
-already open keep working, and so do lookups inside the revision for as long as the
+image, which the tree keeps owning (the caller must not close it): files already open
+keep working, and so do lookups and listings inside the revision for as long as the
 image stays open.  The image is closed when the last user lets go, which is at once if
-no handle is open.  Users are open handles and image calls in flight (``hold``/``drop``),
-so a worker thread never reads from a closed (or reused) file descriptor.  The numbers
+no file is open.  Users are open files and image calls in flight (``hold``/``drop``), so
+a session thread never reads from a closed (or reused) file descriptor.  Directories
+are opened without a message (operations.py), so they hold nothing: a listing still
+going when the image closes ends with ENOENT, unless the kernel kept it.  The numbers
 the kernel still holds answer ``getattr`` until it forgets them.
 
 Kernel caching.  Images never change, so their entries and attributes get a long
@@ -25,7 +27,8 @@ its entries and attributes get none: the kernel asks again on every path walk th
 it, a few cheap in-memory lookups, and never shows a removed revision.  Sandboxes bind
 the revision directory itself and so never walk the virtual top.  A *mutable* revision
 (a ``usersnap try`` directory, whose author edits it while apps run) gets no caching
-either: every lookup and ``stat`` asks the directory, so an edit shows at once.
+either: every lookup and ``stat`` asks the directory, so an edit shows at once; the
+kernel keeps a directory's listing only until that directory's mtime changes.
 """
 
 from __future__ import annotations
@@ -383,18 +386,13 @@ class SnapTree:
     def count(self, node: Node) -> None:
         """The kernel took one more reference to ``node`` (a lookup or readdirplus entry)."""
         if isinstance(node, ImageNode):
-            self.count_image(node.rev, node.inode, node.parent, node.name)
-
-    @staticmethod
-    def count_image(rev: MountedRevision, inode: Inode, parent: int, name: bytes) -> None:
-        """:meth:`count` for ``ImageNode(rev, inode, parent, name)``, without making it."""
-        SnapTree.count_images(rev, parent, [(name, inode)])
+            self.count_images(node.rev, node.parent, [(node.name, node.inode)])
 
     @staticmethod
     def count_images(rev: MountedRevision, parent: int,
                      entries: Sequence[tuple[bytes, Inode]]) -> None:
-        """:meth:`count_image` for each entry of directory ``parent`` that readdirplus
-        returned, in one call (a cold walk returns thousands)."""
+        """:meth:`count` for each entry of directory ``parent`` that readdirplus returned,
+        without making their ImageNodes, in one call (a cold walk returns thousands)."""
         known, mutable = rev.known, rev.mutable
         for name, inode in entries:
             found = known.get(inode.number)
@@ -427,7 +425,7 @@ class SnapTree:
         self._retire(rev)
 
     def hold(self, rev: MountedRevision) -> None:
-        """Someone (an open handle, a call in a worker thread) uses ``rev``'s image."""
+        """Someone (an open file, an image call without the lock) uses ``rev``'s image."""
         rev.users += 1
 
     def drop(self, rev: MountedRevision) -> None:
