@@ -34,12 +34,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from usersnap.errors import SnapFileError
+from usersnap.fusefs.described import DescribedFiles
 from usersnap.fusefs.home import HomeView
 from usersnap.fusefs.listings import PassListings
 from usersnap.fusefs.protocol import (
     DIRENTPLUS,
     ENOATTR,
     NAME_PADDING,
+    PLAIN_DIRENTPLUS,
     EntryAttributes,
     FileInfo,
     FUSEError,
@@ -183,6 +185,7 @@ class SnapFS(Operations):
         self._attrs: dict[tuple[int, int], EntryAttributes] = {}
         self._files: dict[int, ImageNode] = {}
         self._passes: PassListings[tuple[bytes, Inode]] = PassListings()
+        self._described = DescribedFiles()
         self._next_fh = 1
         self._walks: dict[tuple[int, int], int] = {}
         self._reported: set[tuple[int, int]] = set()
@@ -331,6 +334,8 @@ class SnapFS(Operations):
                 raise FUSEError(errno.ENOENT)
             if inode is None:  # images never change: let the kernel remember
                 return _negative_entry(LIVE_TIMEOUT if parent.rev.mutable else IMAGE_TIMEOUT)
+            if not inode.is_dir:
+                self._described.looked_up(parent_inode)
             found = ImageNode(parent.rev, inode, parent_inode, name)
         if found is None:
             raise FUSEError(errno.ENOENT)
@@ -479,7 +484,7 @@ class SnapFS(Operations):
         so a readdirplus record is one pack straight from the listing's inode (0.6 µs,
         against 2.4 through an Attr and an EntryAttributes): the same attributes as
         :meth:`SnapTree.image_attr`, which test_readdirplus_agrees_with_lookup holds
-        it to."""
+        it to.  Files are described only when a walk wants them (:mod:`described`)."""
         rev = node.rev
         base = rev.slot << SLOT_SHIFT
         if not token.plus:
@@ -488,29 +493,37 @@ class SnapFS(Operations):
                 if not token.add(dirent(base | inode.number, inode.mode, name, index + 1)):
                     return
             return
-        pack, padding = DIRENTPLUS.pack, NAME_PADDING
+        files = self._described.listing(node.ino, node.parent)
+        pack, plain, padding = DIRENTPLUS.pack, PLAIN_DIRENTPLUS.pack, NAME_PADDING
         seconds, nanos = split_time(LIVE_TIMEOUT if rev.mutable else IMAGE_TIMEOUT)
         blksize, used, size, parts = rev.image.block_size, token.used, token.size, token.parts
         end = start_id  # after the last entry added
         for index in range(start_id, 2 + len(listing)):
             name, inode = listing[index - 2]
             ino, mode, length = base | inode.number, inode.mode, len(name)
-            mtime, m_ns, data = inode.mtime, inode.mtime_nsec, inode.size
-            blocks = (data + 511) // 512 if mode & _S_IFMT in HAS_DATA else 0
-            record = pack(
-                ino, 0, seconds, seconds, nanos, nanos,
-                ino, data, blocks, mtime, mtime, mtime, m_ns, m_ns, m_ns, mode, inode.nlink,
-                inode.uid, inode.gid, inode.rdev, blksize, 0,
-                ino, index + 1, length, (mode & _S_IFMT) >> 12,
-            ) + name + padding[length & 7]  # fmt: skip
+            if files or mode & _S_IFMT == stat.S_IFDIR:
+                mtime, m_ns, data = inode.mtime, inode.mtime_nsec, inode.size
+                blocks = (data + 511) // 512 if mode & _S_IFMT in HAS_DATA else 0
+                record = pack(
+                    ino, 0, seconds, seconds, nanos, nanos,
+                    ino, data, blocks, mtime, mtime, mtime, m_ns, m_ns, m_ns, mode,
+                    inode.nlink, inode.uid, inode.gid, inode.rdev, blksize, 0,
+                    ino, index + 1, length, (mode & _S_IFMT) >> 12,
+                ) + name + padding[length & 7]  # fmt: skip
+            else:
+                head = plain(ino, index + 1, length, (mode & _S_IFMT) >> 12)
+                record = head + name + padding[length & 7]
             if used + len(record) > size:
                 break
             parts.append(record)
             used += len(record)
             end = index + 1
         token.used = used
-        # the kernel holds each entry readdirplus returned: one lookup each
-        self.tree.count_images(rev, node.ino, listing[start_id - 2 : end - 2])
+        # the kernel holds each entry readdirplus described: one lookup each
+        added = listing[start_id - 2 : end - 2]
+        if not files:
+            added = [entry for entry in added if entry[1].mode & _S_IFMT == stat.S_IFDIR]
+        self.tree.count_images(rev, node.ino, added)
 
     # -- files --------------------------------------------------------------------------
 

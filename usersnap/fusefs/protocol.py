@@ -43,6 +43,9 @@ ENTRY_OUT_SIZE = _ENTRY_OUT.size
 _DIRENT = struct.Struct("<QQII")
 #: A readdirplus record up to its name, in one pack: fuse_entry_out, then fuse_dirent.
 DIRENTPLUS = struct.Struct(_ENTRY_OUT.format + _DIRENT.format[1:])
+#: A readdirplus record that describes nothing: a zero fuse_entry_out (node id 0: the
+#: kernel makes no inode for it), then the fuse_dirent.
+PLAIN_DIRENTPLUS = struct.Struct(f"<{ENTRY_OUT_SIZE}x{_DIRENT.format[1:]}")
 #: What follows a name of length n % 8 in a record: records are 8-byte aligned.
 NAME_PADDING = tuple(b"\0" * (-n % 8) for n in range(8))
 _ATTR_OUT = struct.Struct("<QII")

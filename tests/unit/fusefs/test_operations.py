@@ -163,10 +163,44 @@ def test_readdirplus_agrees_with_lookup(tmp_path: Path, tried: bool) -> None:
         tree.add_revision("demo", "x1", img)  # type: ignore[arg-type]
     fs = SnapFS(tree)
     top = walk(fs, "demo", "x1")
+    plus_records(fs, top.st_ino)
+    fs.lookup(top.st_ino, b"file", CTX)  # a stat walk: the next pass describes files
     records = plus_records(fs, top.st_ino)
     assert set(records) >= {b"file", b"link", b"meta"}
     for name, record in records.items():
         assert record == protocol.entry_reply(fs.lookup(top.st_ino, name, CTX)), name
+
+
+def test_readdirplus_describes_files_only_for_a_walk_that_stats_them() -> None:
+    """Subdirectories always; files once files of the directory or its parent were
+    looked up after a pass that left them out (a zero entry: node id 0)."""
+    tree = SnapTree(uid=1000, gid=1000)
+    img = FakeImage({"a/f": b"x", "a/sub/g": b"y", "b/h": b"z", "b/sub/i": b"w",
+                     "meta/snap.yaml": b"y"})  # fmt: skip
+    tree.add_revision("demo", "x1", img)  # type: ignore[arg-type]
+    fs = SnapFS(tree)
+    top = walk(fs, "demo", "x1").st_ino
+
+    def described(ino: int) -> dict[bytes, bool]:
+        records = plus_records(fs, ino).items()
+        return {name: record != bytes(len(record)) for name, record in records}
+
+    def ino_of(parent: int, name: bytes) -> int:
+        return dict(readdir(fs, parent, plus=False))[name]
+
+    assert described(top) == {b"a": True, b"b": True, b"meta": True}
+    a, b = ino_of(top, b"a"), ino_of(top, b"b")
+    assert described(a) == {b"f": False, b"sub": True}  # find: no file described
+    assert described(ino_of(a, b"sub")) == {b"g": False}
+    fs.lookup(a, b"sub", CTX)  # looking up a directory says nothing
+    assert described(a) == {b"f": False, b"sub": True}
+    fs.lookup(top, b"meta", CTX)
+    fs.lookup(walk(fs, "demo", "x1", "meta").st_ino, b"snap.yaml", CTX)  # never listed
+    assert described(b) == {b"h": False, b"sub": True}
+    fs.lookup(b, b"h", CTX)  # after a pass that left it out: a stat walk is on
+    assert described(b) == {b"h": True, b"sub": True}  # its next pass, and below it
+    assert described(ino_of(b, b"sub")) == {b"i": True}
+    assert described(ino_of(a, b"sub")) == {b"g": False}
 
 
 def test_readdirplus_entries_count_as_lookups() -> None:
