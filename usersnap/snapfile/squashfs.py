@@ -652,12 +652,16 @@ class SquashfsImage:
         """Parse a listing.  ``remaining`` counts down the stated size and every step
         consumes bytes, so a lying size ends in an error, never in a loop.  Each header's
         inodes share one inode-table block, fetched once (a cache lookup per entry was a
-        fifth of a cold walk's listing time)."""
+        fifth of a cold walk's listing time).  Every entry must agree with its inode (kind
+        and number); the names are checked all at once after the loop, and the
+        subdirectories under one lock: per entry, these calls were a tenth of listing."""
         region, table = self._dir_region, self._inode_region
         cur = Cursor(self._meta_block, region, region.start + d._start, d._offset)
         remaining = d.size - 3  # squashfs counts "." and ".." as 3 bytes
         entries: list[tuple[bytes, Inode]] = []
-        names: dict[bytes, Inode] = {}
+        subdirs: list[Inode] = []
+        named, basic, inode = cur.unpack_named, self._basic_inode, self._inode
+        lookup_type = SQUASHFS_LOOKUP_TYPE
         while remaining > 0:
             count, start_block, base = cur.unpack_struct(_DIR_HEADER)
             remaining -= _DIR_HEADER.size
@@ -666,7 +670,7 @@ class SquashfsImage:
             block = table.start + start_block
             data = self._meta_block(table, block)[0]
             for _ in range(count + 1):
-                found = cur.unpack_named(_DIR_ENTRY)
+                found = named(_DIR_ENTRY)
                 if found is None:
                     offset, delta, kind, size = cur.unpack_struct(_DIR_ENTRY)
                 else:
@@ -677,35 +681,56 @@ class SquashfsImage:
                     raise Malformed(f"directory inode {d.number} has an invalid entry")
                 if found is None:
                     name = cur.read(length)
-                if name in names or name in (b".", b"..") or b"/" in name or b"\0" in name:
-                    raise Malformed(f"directory inode {d.number} has invalid name {name!r}")
                 ref = start_block << 16 | offset
                 child = None
                 if offset < META:
-                    child = self._basic_inode(ref, data, block, offset)
+                    child = basic(ref, data, block, offset)
                 if child is None:
-                    child = self._inode(ref)
-                self._check_entry(d, child, kind, (base + delta) & 0xFFFFFFFF)
+                    child = inode(ref)
+                mode = child.mode & 0o170000  # stat.S_IFMT, without a call per entry
+                if (
+                    not 1 <= kind <= 7  # directory entries carry the basic types only
+                    or lookup_type[kind] != mode
+                    or child.number != (base + delta) & 0xFFFFFFFF
+                ):
+                    raise Malformed(f"directory inode {d.number} has an inconsistent entry")
+                if mode == stat.S_IFDIR:
+                    subdirs.append(child)
                 entries.append((name, child))
-                names[name] = child
+        names = dict(entries)
+        joined = b"/".join(names)  # n names, n - 1 slashes: any more is inside a name
+        if entries and (
+            len(names) != len(entries) or b"." in names or b".." in names
+            or b"\0" in joined or joined.count(b"/") >= len(names)
+        ):  # fmt: skip
+            self._bad_name(d, entries)
+        if subdirs:
+            self._check_subdirs(d, subdirs)
         return entries, names
 
-    def _check_entry(self, d: Inode, child: Inode, kind: int, number: int) -> None:
-        """An entry (its ``kind`` and inode ``number``) must agree with its inode, and a
-        subdirectory must name ``d`` as its parent and be the only directory with its
-        number.  With the root never listed, that makes the directories a tree, so no
+    @staticmethod
+    def _bad_name(d: Inode, entries: list[tuple[bytes, Inode]]) -> None:
+        """Name the first bad name (the check above is over all names at once)."""
+        seen: set[bytes] = set()
+        for name, _ in entries:
+            if name in seen or name in (b".", b"..") or b"/" in name or b"\0" in name:
+                raise Malformed(f"directory inode {d.number} has invalid name {name!r}")
+            seen.add(name)
+
+    def _check_subdirs(self, d: Inode, subdirs: list[Inode]) -> None:
+        """Each subdirectory must name ``d`` as its parent and be the only directory with
+        its number.  With the root never listed, that makes the directories a tree, so no
         walker can loop."""
-        if (
-            not 1 <= kind <= 7  # directory entries carry the basic types only
-            or SQUASHFS_LOOKUP_TYPE[kind] != stat.S_IFMT(child.mode)
-            or child.number != number
-        ):
-            raise Malformed(f"directory inode {d.number} has an inconsistent entry")
-        if child.is_dir:
-            with self._lock:
-                known = self._dir_refs.setdefault(child.number, child.ref)
-            if child._parent != d.number or known != child.ref or child.ref == self.root.ref:
-                raise Malformed(f"directory inode {child.number} is linked more than once")
+        root = self.root.ref
+        with self._lock:
+            known = self._dir_refs
+            for child in subdirs:
+                if (
+                    child._parent != d.number
+                    or known.setdefault(child.number, child.ref) != child.ref
+                    or child.ref == root
+                ):
+                    raise Malformed(f"directory inode {child.number} is linked more than once")
 
     # -- file data ----------------------------------------------------------------------
 

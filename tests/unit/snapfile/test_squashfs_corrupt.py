@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +244,25 @@ def test_directory_with_a_foreign_parent_is_refused(
     with (
         SquashfsImage(_write(tmp_path, data)) as img,
         pytest.raises(CorruptImageError, match="linked more than once"),
+    ):
+        img.listdir(img.root)
+
+
+@pytest.mark.requires_mksquashfs
+@pytest.mark.parametrize(
+    ("old", "new"), [(b"hard", b"h/rd"), (b"link", b"l\0nk"), (b"link", b"hard")]
+)
+def test_bad_names_are_refused(
+    images: dict[str, Built], tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    """A slash, a NUL or a name twice in one directory, even as its last entry."""
+    built = images["plain"]
+    data = bytearray(built.data)
+    at = data.index(old, built.fields["directory_table_start"])
+    data[at : at + len(old)] = new
+    with (
+        SquashfsImage(_write(tmp_path, data)) as img,
+        pytest.raises(CorruptImageError, match=re.escape(f"has invalid name {new!r}")),
     ):
         img.listdir(img.root)
 
