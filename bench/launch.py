@@ -48,6 +48,15 @@ def commands(python: Path, usersnap: Path, bin_dir: Path) -> list[Command]:
     ]
 
 
+def scale_commands(usersnap: Path) -> list[Command]:
+    """What should cost the same however many snaps are installed (issue #8, scale)."""
+    return [
+        Command("list", "`usersnap list`", (str(usersnap), "list")),
+        Command("info", f"`usersnap info {NOOP_SNAP}`", (str(usersnap), "info", NOOP_SNAP)),
+        Command("run", f"`usersnap run {NOOP_SNAP}`", (str(usersnap), "run", NOOP_SNAP)),
+    ]
+
+
 _QUIET = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
           (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
           (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)]

@@ -67,6 +67,9 @@ class Results:
     cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # like samples
     launch: dict[str, list[float]] = field(default_factory=dict)     # key -> per-round median
     launch_labels: dict[str, str] = field(default_factory=dict)
+    #: command -> installed snaps (as text, for JSON) -> per-round medians, seconds
+    scale: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    scale_labels: dict[str, str] = field(default_factory=dict)
     imports: ImportTimes | None = None
     stages: list[tuple[str, float]] = field(default_factory=list)
     profiles: dict[str, Profile] = field(default_factory=dict)
@@ -254,6 +257,29 @@ def launch_table(res: Results) -> str:
     return _table(["command", "median", "vs `true`", "vs bare bwrap"], rows)
 
 
+def _scale_counts(res: Results) -> tuple[str, str] | None:
+    """The fewest and the most installed snaps the scale rows compare."""
+    counts = sorted({n for per in res.scale.values() for n in per}, key=int)
+    return (counts[0], counts[-1]) if len(counts) > 1 else None
+
+
+def scale_table(res: Results) -> str:
+    counts = _scale_counts(res)
+    if counts is None:
+        return ""
+    few, many = counts
+    rows = []
+    for key, label in res.scale_labels.items():
+        per = res.scale.get(key, {})
+        a, b = per.get(few), per.get(many)
+        if not a or not b:
+            continue
+        rows.append([label, _ms(statistics.median(a)), _ms(statistics.median(b)),
+                     _x(_paired(b, a, lambda x, y: x / y))])
+    return _table(["command", f"{few} installed", f"{many} installed",
+                   f"{many} vs {few} (median of per-round ratios)"], rows)
+
+
 #: Memory phases of the many-snaps measurement (``{n}``: how many small snaps were added).
 MANY_START = "after start with {n} more small snaps installed"
 MANY_READ = "after reading those {n} snaps"
@@ -286,6 +312,11 @@ def memory_table(res: Results) -> str:
             hwm = max(s.get("VmHWM", 0) for s in samples) / 1024
             rows.append([phase, res.fs_labels.get(fs, fs), f"{rss:.1f} MiB", f"{hwm:.1f} MiB"])
     return _table(["when", "process", "VmRSS (median)", "VmHWM (max)"], rows, right_from=2)
+
+
+#: "As fast": a paired ratio up to this is noise on a 2-core VM (the same command against
+#: the same daemon varies by ±10 % from round to round).
+SCALE_SLACK = 1.10
 
 
 @dataclass
@@ -333,6 +364,17 @@ def targets(res: Results) -> list[Target]:
                           ".snap file)",
                           f"x{r:.1f} (and x{r2:.2f} of one cold read of its content)"
                           if r2 else f"x{r:.1f}", r <= 2))
+    counts = _scale_counts(res)
+    if counts is not None:
+        fewest, most = counts
+        ratios = {key: _paired(per[most], per[fewest], lambda x, y: x / y)
+                  for key, per in res.scale.items() if per.get(fewest) and per.get(most)}
+        worst = max((r for r in ratios.values() if r is not None), default=None)
+        out.append(Target(
+            f"with {most} installed snaps `usersnap list`, `info` and `run` as fast as with "
+            f"{fewest} (each ≤ x{SCALE_SLACK:.2f}: this machine's noise between rounds)",
+            ", ".join(f"{k} {_x(r)}" for k, r in ratios.items()),
+            None if worst is None else worst <= SCALE_SLACK))
     soak = res.memory.get("after reading every image once (one daemon)", {}).get("usersnap")
     start = res.memory.get("after start", {}).get("usersnap")
     if soak and start:
@@ -403,6 +445,10 @@ def render(res: Results) -> str:
                          [[f"`{k}`" if not k.startswith(" ") else
                            "&nbsp;" * (len(k) - len(k.lstrip())) + f"`{k.strip()}`", _ms(v)]
                           for k, v in res.stages]), ""]
+    if res.scale:
+        parts += ["#### Scale: the CLI against a usersnapd with one snap and with many "
+                  "(warm; median of per-round medians, the two daemons interleaved)", "",
+                  scale_table(res), ""]
     parts += ["#### Memory", "", memory_table(res), ""]
     parts += ["#### Targets of issue #8", "",
               _table(["target", "measured", "met"],

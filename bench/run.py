@@ -50,11 +50,11 @@ class Config:
     launch_runs: int     # per command per round
     import_runs: int
     profile_runs: int
-    many_snaps: int      # small snaps added to measure memory per installed snap
+    many_snaps: int      # small snaps added (memory per installed snap; scale to 50)
 
 
 FULL = Config(big_mib=200, tree_files=8000, meta_files=48000, rounds=5, launch_runs=20,
-              import_runs=10, profile_runs=5, many_snaps=40)
+              import_runs=10, profile_runs=5, many_snaps=44)
 QUICK = Config(big_mib=12, tree_files=600, meta_files=3000, rounds=1, launch_runs=3,
                import_runs=2, profile_runs=1, many_snaps=5)
 
@@ -256,6 +256,14 @@ def _run(args: argparse.Namespace, cfg: Config, rounds: int, comps: list[str], p
             workloads.timed_shell(f"tar cf - -C '{us.tree(small)}' . | wc -c")
         _memory(res, MANY_READ.format(n=len(smalls)), us, big[c0])
 
+        _log(f"scale: the CLI with 1 and with {len(us.revisions)} snaps installed")
+        one = Usersnap(usersnap_cli, work / "one")
+        try:
+            one.start([noop])
+            _scale(res, {1: one, len(us.revisions): us}, rounds, cfg.launch_runs // 2)
+        finally:
+            one.stop()
+
         _log("launch: checks, imports, stages")
         launch.check_app_runs(usersnap_cli, us.env)
         # Warm, as in the launch rounds: installs since then changed state.json, so the
@@ -348,6 +356,27 @@ def _launch_round(res: Results, python: Path, us: Usersnap, r: int, runs: int) -
             times[cmd.key].append(launch.spawn_seconds(cmd.argv, us.env))
     for key, values in times.items():
         res.launch.setdefault(key, []).append(statistics.median(values))
+
+
+def _scale(res: Results, daemons: dict[int, Usersnap], rounds: int, runs: int) -> None:
+    """The scale commands against daemons holding different numbers of snaps, warm,
+    interleaved run by run so that the machine's noise falls on both alike."""
+    cmds = {n: launch.scale_commands(fs.usersnap) for n, fs in daemons.items()}
+    for n, fs in daemons.items():
+        for cmd in cmds[n]:
+            res.scale_labels[cmd.key] = cmd.label
+            launch.spawn_seconds(cmd.argv, fs.env)  # plans and caches made once
+    order = list(daemons.items())
+    for r in range(rounds):
+        times: dict[tuple[str, int], list[float]] = {}
+        for i in range(runs):
+            for n, fs in order if (r + i) % 2 == 0 else order[::-1]:
+                for cmd in cmds[n]:
+                    times.setdefault((cmd.key, n), []).append(
+                        launch.spawn_seconds(cmd.argv, fs.env))
+        for (key, n), values in times.items():
+            res.scale.setdefault(key, {}).setdefault(str(n), []).append(
+                statistics.median(values))
 
 
 def _profiles(res: Results, py_spy: str | None, us: Usersnap, big: BuiltImage,
