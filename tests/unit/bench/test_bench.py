@@ -24,6 +24,20 @@ def test_ratio_is_the_median_of_per_round_ratios() -> None:
     assert res.ratio("w", "usersnap", "kernel") is None
 
 
+def test_scale_compares_the_fewest_and_most_snaps_round_by_round() -> None:
+    res = Results(scale_labels={"list": "`usersnap list`", "run": "`usersnap run`"})
+    res.scale = {"list": {"1": [0.060, 0.070], "50": [0.063, 0.077]},
+                 "run": {"1": [0.050, 0.050], "50": [0.055, 0.050]}}
+    table = report.scale_table(res)
+    assert "| `usersnap list` | 65.0 ms | 70.0 ms | x1.07 |" in table
+    (target,) = [t for t in report.targets(res) if "installed snaps" in t.what]
+    assert target.measured == "list x1.07, run x1.05" and target.met
+    res.scale["run"]["50"] = [0.060, 0.060]
+    (target,) = [t for t in report.targets(res) if "installed snaps" in t.what]
+    assert not target.met
+    assert report.scale_table(Results()) == ""
+
+
 def test_table_cells_escape_pipes() -> None:
     text = report._table(["a", "b"], [["`find | wc -l`", "1"]])
     assert "`find \\| wc -l`" in text
