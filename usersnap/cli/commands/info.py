@@ -8,7 +8,7 @@ import textwrap
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from usersnap.cli.commands.list import notes
 from usersnap.cli.render import (
@@ -20,7 +20,9 @@ from usersnap.cli.render import (
 )
 from usersnap.cli.session import daemon
 from usersnap.errors import NotInstalledError, UsersnapError
-from usersnap.meta.model import SnapInfo
+
+if TYPE_CHECKING:  # the model imports yaml (~30 ms): only `info FILE` needs it
+    from usersnap.meta.model import SnapInfo
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
