@@ -267,17 +267,17 @@ def scale_table(res: Results) -> str:
     counts = _scale_counts(res)
     if counts is None:
         return ""
-    few, many = counts
+    fewest, most = counts
     rows = []
     for key, label in res.scale_labels.items():
         per = res.scale.get(key, {})
-        a, b = per.get(few), per.get(many)
+        a, b = per.get(fewest), per.get(most)
         if not a or not b:
             continue
         rows.append([label, _ms(statistics.median(a)), _ms(statistics.median(b)),
                      _x(_paired(b, a, lambda x, y: x / y))])
-    return _table(["command", f"{few} installed", f"{many} installed",
-                   f"{many} vs {few} (median of per-round ratios)"], rows)
+    return _table(["command", f"{fewest} installed", f"{most} installed",
+                   f"{most} vs {fewest} (median of per-round ratios)"], rows)
 
 
 #: Memory phases of the many-snaps measurement (``{n}``: how many small snaps were added).
